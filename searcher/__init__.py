@@ -1,0 +1,1 @@
+"""divco's search service: the CLI, the Optuna study, workers and export."""

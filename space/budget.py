@@ -1,0 +1,56 @@
+"""Compute budgets and the before-training feasibility check against the cost model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from space.candidate import Candidate
+from space.cost import estimate
+from space.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Upper bounds; None means unbounded. Latency is checked by the searcher (it must measure)."""
+
+    gflops: float | None = None
+    params_m: float | None = None
+    latency_ms: float | None = None
+    latency_batch: int = 1
+
+    def __post_init__(self) -> None:
+        for name in ("gflops", "params_m", "latency_ms"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise ConfigError(f"budget {name}={value} is not allowed; it must be > 0")
+        if self.latency_batch < 1:
+            raise ConfigError(f"latency batch {self.latency_batch} is not allowed; must be >= 1")
+
+    @property
+    def is_unbounded(self) -> bool:
+        return self.gflops is None and self.params_m is None and self.latency_ms is None
+
+    def describe(self) -> str:
+        parts = []
+        if self.gflops is not None:
+            parts.append(f"{self.gflops:g} GFLOPs")
+        if self.params_m is not None:
+            parts.append(f"{self.params_m:g} M params")
+        if self.latency_ms is not None:
+            parts.append(f"{self.latency_ms:g} ms at batch {self.latency_batch}")
+        return ", ".join(parts) or "no budget"
+
+
+def over_budget(candidate: Candidate, budget: Budget) -> list[str]:
+    """Why the candidate exceeds the static (FLOP / parameter) budget; empty when it fits."""
+    cost = estimate(candidate)
+    reasons = []
+    if budget.gflops is not None and cost.gflops > budget.gflops:
+        reasons.append(f"{cost.gflops:.4g} GFLOPs > {budget.gflops:g}")
+    if budget.params_m is not None and cost.params_m > budget.params_m:
+        reasons.append(f"{cost.params_m:.4g} M params > {budget.params_m:g}")
+    return reasons
+
+
+def fits(candidate: Candidate, budget: Budget) -> bool:
+    return not over_budget(candidate, budget)

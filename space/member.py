@@ -1,0 +1,24 @@
+"""One member network of a divided ensemble, fully specified: what a family needs to build it."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Literal
+
+Stem = Literal["cifar", "imagenet"]
+
+
+@dataclass(frozen=True)
+class MemberSpec:
+    family: str
+    depth: int
+    width: int
+    groups: int = 1
+    stem: Stem = "cifar"
+    in_channels: int = 3
+    num_classes: int = 10
+    dropout: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)

@@ -1,0 +1,1 @@
+"""Training and measuring candidates: data, co-training, ensembles, latency."""

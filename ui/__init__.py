@@ -1,0 +1,1 @@
+"""Streamlit dashboard over stored search results (reads the study storage only)."""
