@@ -1,1 +1,32 @@
-"""Training and measuring candidates: data, co-training, ensembles, latency."""
+"""Training and measuring candidates: data, co-training, ensembles, latency.
+
+Never imports optuna or `searcher`: the searcher reaches training through callbacks.
+"""
+
+from __future__ import annotations
+
+from trainers.checkpoint import load_checkpoint, save_checkpoint
+from trainers.cotrain import EpochReport, StopTraining, TrainResult, build_ensemble, train
+from trainers.data import DATASETS, DataSource, load_data
+from trainers.ensemble import Ensemble, aggregate
+from trainers.evaluate import Evaluation, evaluate
+from trainers.latency import LatencyTable, measure_latency
+
+__all__ = [
+    "DATASETS",
+    "DataSource",
+    "Ensemble",
+    "EpochReport",
+    "Evaluation",
+    "LatencyTable",
+    "StopTraining",
+    "TrainResult",
+    "aggregate",
+    "build_ensemble",
+    "evaluate",
+    "load_checkpoint",
+    "load_data",
+    "measure_latency",
+    "save_checkpoint",
+    "train",
+]
