@@ -17,7 +17,7 @@ $(STAMP): requirements.lock pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/searcher space show --space digits --budget-gflops 20
+	$(BIN)/searcher run --budget-gflops 20
 
 test: $(STAMP)
 	$(BIN)/ruff check .

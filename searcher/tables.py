@@ -7,6 +7,8 @@ from typing import Any
 
 from tabulate import tabulate
 
+from searcher import attrs
+from searcher.records import TrialRecord
 from space.budget import Budget, over_budget
 from space.candidate import Candidate
 from space.cost import estimate
@@ -30,6 +32,33 @@ def space_rows(candidates: Sequence[Candidate], budget: Budget) -> list[dict[str
             }
         )
     return rows
+
+
+def frontier_rows(records: Sequence[TrialRecord]) -> list[dict[str, Any]]:
+    rows = []
+    for r in records:
+        c = r.candidate
+        rows.append(
+            {
+                "trial": r.number,
+                "accuracy": f"{r.accuracy:.4f}",
+                "GFLOPs": f"{r.attrs[attrs.GFLOPS]:.4g}",
+                "params M": f"{r.attrs[attrs.PARAMS_M]:.4g}",
+                "latency ms": _fmt(r.attrs.get(attrs.LATENCY_MS)),
+                "S": c.get("networks"),
+                "width": c.get("width"),
+                "family": c.get("family"),
+                "image": c.get("image_size"),
+                "members acc": " ".join(
+                    f"{m:.3f}" for m in r.attrs.get(attrs.MEMBER_ACCURACIES, [])
+                ),
+            }
+        )
+    return rows
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3g}"
 
 
 def render(rows: Sequence[dict[str, Any]]) -> str:

@@ -1,0 +1,90 @@
+"""Progress output of a search: trial, candidate, epochs, result, and the current front."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from searcher import attrs
+from searcher.frontier import pareto_front
+from searcher.records import TrialRecord
+from searcher.storage import redact
+from searcher.tables import frontier_rows, render
+from space.candidate import Candidate
+from space.cost import estimate
+from trainers.cotrain import EpochReport
+from trainers.data import DataSource
+
+if TYPE_CHECKING:
+    from searcher.search import SearchConfig, SearchSummary
+    from searcher.trial_run import TrialOutcome
+    from space.search_space import SearchSpace
+
+
+class Progress:
+    def __init__(self, out: Callable[[str], None], objective: str) -> None:
+        self.out, self.objective = out, objective
+
+    def start(
+        self, config: SearchConfig, space: SearchSpace, data: DataSource, existing: int
+    ) -> None:
+        url = redact(config.storage) if config.storage else f"sqlite file under {config.runs_dir}/"
+        resumed = f", resuming {existing} stored trials" if existing else ""
+        self.out(
+            f"study '{config.study_name}' ({url}{resumed}): space {space.name} "
+            f"({len(space.candidates())} candidates), data {config.data} "
+            f"({len(data.train)} train / {len(data.val)} val), budget {config.budget.describe()}, "
+            f"objectives: accuracy vs {self.objective}; training {config.n_trials} candidates"
+        )
+
+    def trial_start(self, number: int, candidate: Candidate) -> None:
+        cost = estimate(candidate)
+        self.out(
+            f"[trial {number}] {candidate.label}: {cost.gflops:.4g} GFLOPs, {cost.params_m:.4g} M params"
+        )
+
+    def epoch(self, report: EpochReport) -> None:
+        self.out(
+            f"    epoch {report.epoch}/{report.epochs}  loss {report.train_loss:.3f}  "
+            f"val acc {report.val.accuracy:.4f}  ({report.elapsed_s:.1f} s)"
+        )
+
+    def trial_end(self, number: int, outcome: TrialOutcome, front: Sequence[TrialRecord]) -> None:
+        a = outcome.attrs
+        if outcome.status == "pruned":
+            self.out(
+                f"    pruned after epoch {a[attrs.EPOCHS_RUN]}: below the median of its cost bucket"
+            )
+            return
+        members = " ".join(f"{m:.3f}" for m in a[attrs.MEMBER_ACCURACIES])
+        self.out(
+            f"    => accuracy {a[attrs.ACCURACY]:.4f} (members {members}), "
+            f"latency {a[attrs.LATENCY_MS]:.3g} ms, trained in {a[attrs.TRAIN_SECONDS]:.1f} s"
+        )
+        points = ", ".join(f"{r.accuracy:.3f}@{r.label}" for r in front)
+        self.out(f"    front ({len(front)}): {points}")
+
+    def infeasible(self, number: int, candidate: Candidate, reasons: Sequence[str]) -> None:
+        self.out(
+            f"[trial {number}] {candidate.label}: over budget ({'; '.join(reasons)}), not trained"
+        )
+
+    def duplicate(self, number: int, candidate: Candidate, twin: int) -> None:
+        self.out(
+            f"[trial {number}] {candidate.label}: already trained as trial {twin}, result reused"
+        )
+
+    def failed(self, number: int, error: Exception) -> None:
+        self.out(f"[trial {number}] failed: {' '.join(str(error).split())[:200]}")
+
+    def finish(self, summary: SearchSummary, records: Sequence[TrialRecord]) -> None:
+        counts = (
+            ", ".join(f"{n} {status}" for status, n in sorted(summary.counts.items())) or "nothing"
+        )
+        self.out(f"\nthis run: {counts} in {summary.seconds:.0f} s")
+        cost_key = attrs.GFLOPS if self.objective == "gflops" else attrs.LATENCY_MS
+        front = pareto_front(records, cost_key)
+        self.out(
+            f"Pareto front of study '{summary.study_name}' ({len(front)} of {len(records)} trials):"
+        )
+        self.out(render(frontier_rows(front)))

@@ -1,0 +1,90 @@
+"""The Optuna study: two objectives (maximise accuracy, minimise cost), one space per study.
+
+A study remembers the fingerprint of the space it was created with and refuses to be resumed
+with another, so results from different spaces are never mixed. New studies are seeded with
+the space's reference points (each reference network at every S), so every frontier includes
+the paper's "divide or not" comparison.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Literal
+
+import optuna
+
+from searcher import attrs
+from searcher.storage import StorageError
+from space.errors import ConfigError
+from space.search_space import SearchSpace
+
+Objective = Literal["gflops", "latency"]
+OBJECTIVE_ATTRS: dict[str, str] = {"gflops": attrs.GFLOPS, "latency": attrs.LATENCY_MS}
+DIRECTIONS = ("maximize", "minimize")
+# Optuna's constraint convention (trial.set_constraint): <= 0 feasible. Infeasible trials are
+# told with this > 0 (the relative excess over the budget), so the sampler learns from them.
+BUDGET_CONSTRAINT = "budget"
+
+
+def make_sampler(seed: int | None) -> optuna.samplers.BaseSampler:
+    with warnings.catch_warnings():  # multivariate/group TPE are stable in practice
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.samplers.TPESampler(
+            seed=seed,
+            multivariate=True,
+            group=True,  # conditional per-family parameters
+            n_startup_trials=8,
+        )
+
+
+def open_study(
+    storage: optuna.storages.BaseStorage,
+    name: str,
+    space: SearchSpace,
+    data: str,
+    objective: Objective,
+    seed: int | None = None,
+) -> optuna.Study:
+    study = optuna.create_study(
+        storage=storage,
+        study_name=name,
+        directions=list(DIRECTIONS),
+        sampler=make_sampler(seed),
+        load_if_exists=True,
+    )
+    expected = {
+        attrs.SPACE_FINGERPRINT: space.fingerprint,
+        attrs.DATA: data,
+        attrs.OBJECTIVE: objective,
+    }
+    stored = study.user_attrs
+    if attrs.SPACE_FINGERPRINT not in stored:
+        for key, value in expected.items():
+            study.set_user_attr(key, value)
+        study.set_user_attr(attrs.SPACE, space.to_dict())
+    for key, value in expected.items():
+        if stored.get(key, value) != value:
+            raise ConfigError(
+                f"study '{name}' was created with {key} {stored[key]!r}, not {value!r}; "
+                "use another --study name to search this one"
+            )
+    if not stored.get(attrs.SEEDED):
+        for reference in space.reference_candidates():
+            study.enqueue_trial(reference.to_params(), skip_if_exists=True)
+        study.set_user_attr(attrs.SEEDED, True)
+    return study
+
+
+def load_existing_study(storage: optuna.storages.BaseStorage, name: str | None) -> optuna.Study:
+    """The named study, or the only one in the storage; errors list what exists."""
+    names = optuna.study.get_all_study_names(storage)
+    if name is None:
+        if len(names) != 1:
+            listing = ", ".join(names) or "none"
+            raise ConfigError(f"name a study with --study; the storage holds: {listing}")
+        name = names[0]
+    if name not in names:
+        raise StorageError(
+            f"no study '{name}' in the storage; it holds: {', '.join(names) or 'none'}"
+        )
+    return optuna.load_study(study_name=name, storage=storage)

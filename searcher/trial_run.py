@@ -1,0 +1,92 @@
+"""One candidate, start to finish: latency (before training, so a latency budget rejects it
+untrained), co-training with the progress and pruning callbacks, checkpoint, result attributes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from searcher import attrs
+from searcher.pruning import CostBucketMedianStopper
+from space.candidate import Candidate
+from trainers.checkpoint import save_checkpoint
+from trainers.cotrain import EpochReport, TrainResult, build_ensemble, resolve_device, train
+from trainers.data import DataSource
+from trainers.latency import LatencyTable, measure_latency
+
+if TYPE_CHECKING:
+    from searcher.search import SearchConfig
+
+
+@dataclass(frozen=True)
+class TrialOutcome:
+    candidate: Candidate
+    status: str  # trained | pruned | infeasible
+    attrs: dict[str, Any]
+    constraint: float = 0.0  # relative excess over the latency budget
+
+
+def measure(candidate: Candidate, config: SearchConfig) -> LatencyTable:
+    batches = sorted({config.budget.latency_batch, config.throughput_batch})
+    members = list(build_ensemble(candidate, config.seed).members)
+    return measure_latency(
+        candidate, batches, resolve_device(config.device), warmup=2, repeats=7, members=members
+    )
+
+
+def latency_over_budget(table: LatencyTable, config: SearchConfig) -> list[str]:
+    limit = config.budget.latency_ms
+    measured = table.median_ms("concurrent", config.budget.latency_batch)
+    if limit is None or measured <= limit:
+        return []
+    return [f"{measured:.3g} ms > {limit:g} ms (concurrent, batch {config.budget.latency_batch})"]
+
+
+def run_trial(
+    candidate: Candidate,
+    data: DataSource,
+    config: SearchConfig,
+    number: int,
+    stopper: CostBucketMedianStopper | None,
+    on_epoch: Callable[[EpochReport], None],
+) -> TrialOutcome:
+    table = measure(candidate, config)
+    latency = {
+        attrs.LATENCY: table.to_dict(),
+        attrs.LATENCY_MS: table.median_ms("concurrent", config.budget.latency_batch),
+        attrs.DEVICE: table.device,
+    }
+    reasons = latency_over_budget(table, config)
+    if reasons:
+        excess = latency[attrs.LATENCY_MS] / config.budget.latency_ms - 1.0
+        extra = {attrs.STATUS: "infeasible", attrs.OVER_BUDGET: reasons}
+        return TrialOutcome(candidate, "infeasible", latency | extra, constraint=excess)
+    callbacks = [on_epoch] + ([stopper] if stopper is not None else [])
+    result = train(candidate, data, seed=config.seed, device=config.device, callbacks=callbacks)
+    pruned = result.stopped_by == "callback"
+    values = latency | result_attrs(result)
+    values[attrs.STATUS] = "pruned" if pruned else "trained"
+    if not pruned:
+        directory = (
+            config.runs_dir.resolve() / config.study_name / f"trial-{number:04d}-{candidate.id}"
+        )
+        values[attrs.CHECKPOINT] = str(
+            save_checkpoint(directory / "ensemble.pt", candidate, result.ensemble)
+        )
+    return TrialOutcome(candidate, values[attrs.STATUS], values)
+
+
+def result_attrs(result: TrainResult) -> dict[str, Any]:
+    return {
+        attrs.ACCURACY: result.val.accuracy,
+        attrs.MEMBER_ACCURACIES: list(result.val.member_accuracies),
+        attrs.VAL_LOSS: result.val.loss,
+        attrs.TEST_ACCURACY: result.test.accuracy if result.test is not None else None,
+        attrs.CURVE: [r.val.accuracy for r in result.history],
+        attrs.TRAIN_SECONDS: result.train_seconds,
+        attrs.IMAGES_PER_S: result.images_per_s,
+        attrs.EPOCHS_RUN: len(result.history),
+        attrs.STOPPED_BY: "pruned" if result.stopped_by == "callback" else result.stopped_by,
+    }

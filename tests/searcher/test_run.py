@@ -1,0 +1,146 @@
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+
+from searcher import attrs
+from searcher.cli import main
+from searcher.frontier import pareto_front
+from searcher.records import read_records
+from space import Candidate
+from space.cost import estimate
+from trainers import load_checkpoint
+
+TRAINED_ATTRS = {
+    attrs.STATUS, attrs.CANDIDATE, attrs.CANDIDATE_ID, attrs.LABEL, attrs.ACCURACY,
+    attrs.MEMBER_ACCURACIES, attrs.VAL_LOSS, attrs.TEST_ACCURACY, attrs.CURVE, attrs.GFLOPS,
+    attrs.MEMBER_GFLOPS, attrs.PARAMS_M, attrs.LATENCY, attrs.LATENCY_MS, attrs.TRAIN_SECONDS,
+    attrs.IMAGES_PER_S, attrs.EPOCHS_RUN, attrs.STOPPED_BY, attrs.DEVICE, attrs.CHECKPOINT, attrs.SEED,
+}  # fmt: skip
+
+
+def load(tmp_path: Path) -> optuna.Study:
+    return optuna.load_study(study_name="tiny", storage=f"sqlite:///{tmp_path / 'study.db'}")
+
+
+def test_tiny_search_stores_the_documented_attributes(
+    tmp_path: Path, run_args: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([*run_args, "--n-trials", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "[trial 0]" in out and "epoch 1/1" in out and "Pareto front" in out
+    records = read_records(load(tmp_path))
+    trained = [r for r in records if r.status == "trained"]
+    assert len(trained) == 3
+    # The space's reference points come first: the paper's S comparison.
+    assert [(r.candidate["width"], r.candidate["networks"]) for r in trained[:2]] == [
+        (4, 1),
+        (4, 2),
+    ]
+    for record in trained:
+        assert set(record.attrs) >= TRAINED_ATTRS
+        candidate = Candidate.from_dict(record.candidate)
+        assert record.attrs[attrs.GFLOPS] == pytest.approx(estimate(candidate).gflops)
+        assert len(record.attrs[attrs.MEMBER_ACCURACIES]) == candidate.networks
+        assert {row["mode"] for row in record.attrs[attrs.LATENCY]["rows"]} == {
+            "sequential", "concurrent", "undivided"
+        }  # fmt: skip
+        loaded, ensemble = load_checkpoint(record.attrs[attrs.CHECKPOINT])
+        assert loaded == candidate and len(ensemble) == candidate.networks
+    study = load(tmp_path)
+    assert study.user_attrs[attrs.SPACE_FINGERPRINT]
+    assert [t.values[0] for t in study.trials if t.state.name == "COMPLETE"] == [
+        r.accuracy for r in trained
+    ]
+
+
+def test_infeasible_candidates_are_recorded_but_never_trained(
+    tmp_path: Path, run_args: list[str]
+) -> None:
+    budget = estimate(Candidate("resnet", 8, 4, networks=1, image_size=8, in_channels=1)).gflops
+    assert main([*run_args, "--n-trials", "2", "--budget-gflops", f"{budget * 1.01}"]) == 0
+    records = read_records(load(tmp_path))
+    infeasible = [r for r in records if r.status == "infeasible"]
+    trained = [r for r in records if r.status == "trained"]
+    assert len(trained) == 2 and infeasible  # the S=2 reference is over this budget
+    for record in infeasible:
+        assert record.attrs[attrs.GFLOPS] > budget * 1.01
+        assert attrs.ACCURACY not in record.attrs and attrs.CHECKPOINT not in record.attrs
+        assert "GFLOPs >" in record.attrs[attrs.OVER_BUDGET][0]
+    assert all(r.attrs[attrs.GFLOPS] <= budget * 1.01 for r in trained)
+    study = load(tmp_path)
+    assert all(
+        t.constraints["budget"] > 0
+        for t in study.trials
+        if t.user_attrs[attrs.STATUS] == "infeasible"
+    )
+
+
+def test_rerun_resumes_and_adds_trials(tmp_path: Path, run_args: list[str]) -> None:
+    assert main([*run_args, "--n-trials", "2"]) == 0
+    first = {r.number: r.attrs for r in read_records(load(tmp_path))}
+    assert main([*run_args, "--n-trials", "2"]) == 0
+    second = read_records(load(tmp_path))
+    assert sum(r.status in ("trained", "duplicate") for r in second) >= 4
+    assert sum(r.status == "trained" for r in second) == 4
+    for record in second:  # nothing stored before was changed
+        if record.number in first:
+            assert record.attrs == first[record.number]
+
+
+def test_frontier_prints_the_same_pareto_set(
+    tmp_path: Path, run_args: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([*run_args, "--n-trials", "3"]) == 0
+    capsys.readouterr()
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    assert main(["frontier", "--storage", storage]) == 0
+    out = capsys.readouterr().out
+    front = pareto_front(read_records(load(tmp_path)))
+    assert f"{len(front)} on the accuracy-gflops front" in out
+    printed = [int(line.split()[0]) for line in out.splitlines()[3:] if line.strip()]
+    assert printed == [r.number for r in front]
+
+
+def test_config_file_sets_options_and_the_command_line_wins(
+    tmp_path: Path, run_args: list[str]
+) -> None:
+    config = tmp_path / "run.yaml"
+    config.write_text("n-trials: 1\nseed: 3\n")
+    assert main([*run_args, "--config", str(config), "--seed", "5"]) == 0
+    trained = [r for r in read_records(load(tmp_path)) if r.status == "trained"]
+    assert len(trained) == 1 and trained[0].attrs[attrs.SEED] == 5
+
+
+def test_ctrl_c_marks_the_trial_failed_and_a_rerun_resumes(
+    tmp_path: Path, run_args: list[str]
+) -> None:
+    space = Path(run_args[2])  # long enough to interrupt, each trial capped at 2 s of training
+    space.write_text(space.read_text().replace("epochs: 1,", "epochs: 500, time_limit_s: 2,"))
+    env = os.environ | {"PYTHONUNBUFFERED": "1"}
+    command = [sys.executable, "-m", "searcher.cli", *run_args, "--n-trials", "2"]
+    proc = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # wait until the first trial is training
+        if "epoch 2/" in proc.stdout.readline():
+            break
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert "interrupted" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    study = load(tmp_path)
+    assert [t.state.name for t in study.trials if t.state.is_finished()] == ["FAIL"]
+    assert study.trials[0].user_attrs[attrs.ERROR] == "interrupted"
+
+    assert main([*run_args, "--n-trials", "1"]) == 0
+    records = read_records(load(tmp_path))
+    assert [r.status for r in records if r.status in ("failed", "trained")] == ["failed", "trained"]
