@@ -32,6 +32,7 @@ OVER_BUDGET = "over_budget"  # reasons, for infeasible trials
 DUPLICATE_OF = "duplicate_of"  # trial number whose result was reused
 ERROR = "error"  # one line, for failed trials
 SEED = "seed"
+WORKER = "worker"  # host:pid of the worker process that ran the trial
 
 Status = Literal["trained", "pruned", "infeasible", "duplicate", "failed"]
 
@@ -41,3 +42,6 @@ SPACE = "space"  # SearchSpace.to_dict()
 DATA = "data"
 OBJECTIVE = "objective"
 SEEDED = "seeded_references"
+BUDGET = "budget"  # Budget.to_dict() of the latest run; workers joining the study use it
+TARGET = "trial_target"  # trained trials the latest run aims the study at; joining workers too
+SPACE_NAME = "space_name"

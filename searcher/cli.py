@@ -15,12 +15,16 @@ from typing import NoReturn
 import optuna
 import yaml
 
+from searcher import attrs
+from searcher.config import SearchConfig
+from searcher.export import ExportRequest, export
 from searcher.frontier import pareto_front
 from searcher.records import read_records
-from searcher.search import SearchConfig, run_search
+from searcher.search import prepare, target_of
 from searcher.storage import default_storage_url, open_storage
 from searcher.study import OBJECTIVE_ATTRS, load_existing_study
 from searcher.tables import frontier_rows, render, space_rows
+from searcher.workers import config_from_study, parse_devices, run_pool, worker_configs
 from space.budget import Budget
 from space.errors import ConfigError, DivcoError
 from space.search_space import load_space, preset_names
@@ -78,6 +82,8 @@ def budget_from(args: argparse.Namespace) -> Budget:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    DATASETS.get(args.data)  # an unknown data set is an error before anything else
+    devices = parse_devices(args.devices) if args.devices else []
     config = SearchConfig(
         space=load_space(args.space),
         data=args.data,
@@ -92,15 +98,29 @@ def cmd_run(args: argparse.Namespace) -> int:
         seed=args.seed,
         runs_dir=Path(args.runs_dir),
         pruning=not args.no_pruning,
+        heartbeat_s=args.heartbeat_s,
     )
-    DATASETS.get(config.data)  # an unknown data set is an error before anything else
-    try:
-        run_search(config, out=lambda line: print(line, flush=True))
-    except KeyboardInterrupt:
-        print("searcher: interrupted; the running trial is marked failed and every stored trial kept."
-              " Run the same command again to resume.", file=sys.stderr)  # fmt: skip
-        return 130
-    return 0
+    prepared = prepare(config)  # creates and seeds the study once, before any worker starts
+    target = target_of(prepared.study, config)
+    prepared.study.set_user_attr(attrs.TARGET, target)
+    return run_pool(worker_configs(config, target, devices, args.workers), prepared)
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    devices = parse_devices(args.devices) if args.devices else []
+    config = config_from_study(
+        args.storage,
+        args.study,
+        data_dir=args.data_dir,
+        n_trials=args.n_trials,
+        timeout_s=args.timeout,
+        runs_dir=Path(args.runs_dir),
+        heartbeat_s=args.heartbeat_s,
+        seed=args.seed,
+    )
+    if config.n_trials < 1:
+        raise ConfigError("the study has no trial target yet; give --n-trials")
+    return run_pool(worker_configs(config, config.n_trials, devices, args.cpu_workers))
 
 
 def cmd_frontier(args: argparse.Namespace) -> int:
@@ -113,6 +133,24 @@ def cmd_frontier(args: argparse.Namespace) -> int:
         f"study '{study.study_name}': {len(records)} trials, {len(front)} on the accuracy-{args.cost} front"
     )
     print(render(frontier_rows(front)))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    budget = budget_from(args)
+    if args.trial is not None and not budget.is_unbounded:
+        raise ConfigError("--trial names the trial; budgets choose one with --best")
+    request = ExportRequest(
+        storage=args.storage or default_storage_url(Path(args.runs_dir)),
+        study=args.study,
+        out=Path(args.out),
+        trial=args.trial,
+        budget=None if budget.is_unbounded else budget,
+        data_dir=args.data_dir,
+        force=args.force,
+        members_separate=args.members_separate,
+    )
+    export(request)
     return 0
 
 
@@ -176,6 +214,22 @@ def build_parser() -> argparse.ArgumentParser:
     add_storage_arguments(frontier)
     frontier.add_argument("--cost", default="gflops", choices=["gflops", "params_m", "latency"])
     frontier.set_defaults(handler=cmd_frontier)
+
+    export_parser = commands.add_parser("export", help="export a trained ensemble (ONNX + weights)")
+    add_storage_arguments(export_parser)
+    which = export_parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--trial", type=int, help="the trial number to export")
+    which.add_argument(
+        "--best", action="store_true", help="the most accurate trial within the budget"
+    )
+    add_budget_arguments(export_parser, latency=True)
+    export_parser.add_argument("--out", required=True, help="output directory")
+    export_parser.add_argument("--data-dir", help="the study's data set (for verification)")
+    export_parser.add_argument("--force", action="store_true", help="replace a non-empty --out")
+    export_parser.add_argument(
+        "--members-separate", action="store_true", help="also one ONNX file per member"
+    )
+    export_parser.set_defaults(handler=cmd_export)
     return parser
 
 
@@ -205,11 +259,34 @@ def add_run_parser(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--no-pruning", action="store_true", help="train every candidate to the end")
+    add_pool_arguments(run, cpu_flag="--workers")
     run.set_defaults(handler=cmd_run)
+
+    worker = commands.add_parser("worker", help="join a stored study as one or more workers")
+    worker.add_argument("--storage", required=True, help="SQLAlchemy URL of the shared storage")
+    worker.add_argument("--study", help="study name (default: the only one in the storage)")
+    worker.add_argument("--data-dir", help="this machine's copy of the study's data set")
+    worker.add_argument("--runs-dir", default="runs", help="where this machine writes checkpoints")
+    worker.add_argument(
+        "--n-trials", type=positive_int, help="trained trials in the study in total"
+    )
+    worker.add_argument("--timeout", type=positive_float, help="per worker: no new trial after s")
+    worker.add_argument("--seed", type=int, default=None, help="sampler/training seed base")
+    add_pool_arguments(worker, cpu_flag="--cpu-workers")
+    worker.set_defaults(handler=cmd_worker)
+
+
+def add_pool_arguments(parser: argparse.ArgumentParser, cpu_flag: str) -> None:
+    pool = parser.add_mutually_exclusive_group()
+    pool.add_argument("--devices", help="GPU indices, one worker process pinned to each: 0,1,2,3")
+    pool.add_argument(cpu_flag, dest=cpu_flag.lstrip("-").replace("-", "_"), type=positive_int, default=1,
+                      help="number of CPU worker processes")  # fmt: skip
+    parser.add_argument("--heartbeat-s", type=positive_int, default=10,
+                        help="a killed worker's trial is failed and retried after 3 missed beats")  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    optuna.logging.set_verbosity(optuna.logging.WARNING)  # divco prints its own progress
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # divco prints its own progress
     parser = build_parser()
     try:
         apply_config_file(parser, argv)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -16,25 +17,29 @@ from trainers.cotrain import EpochReport
 from trainers.data import DataSource
 
 if TYPE_CHECKING:
-    from searcher.search import SearchConfig, SearchSummary
+    from searcher.config import SearchConfig
+    from searcher.search import SearchSummary
     from searcher.trial_run import TrialOutcome
     from space.search_space import SearchSpace
 
 
 class Progress:
-    def __init__(self, out: Callable[[str], None], objective: str) -> None:
-        self.out, self.objective = out, objective
+    def __init__(self, out: Callable[[str], None], objective: str, worker: str = "") -> None:
+        self.objective = objective
+        self.out = (lambda line: out(f"[{worker}] {line}")) if worker else out
 
     def start(
-        self, config: SearchConfig, space: SearchSpace, data: DataSource, existing: int
+        self, config: SearchConfig, space: SearchSpace, data: DataSource, existing: int, target: int
     ) -> None:
         url = redact(config.storage) if config.storage else f"sqlite file under {config.runs_dir}/"
         resumed = f", resuming {existing} stored trials" if existing else ""
+        if config.worker:
+            self.out(f"worker pid {os.getpid()} on {config.device}")
         self.out(
             f"study '{config.study_name}' ({url}{resumed}): space {space.name} "
             f"({len(space.candidates())} candidates), data {config.data} "
             f"({len(data.train)} train / {len(data.val)} val), budget {config.budget.describe()}, "
-            f"objectives: accuracy vs {self.objective}; training {config.n_trials} candidates"
+            f"objectives: accuracy vs {self.objective}; until the study holds {target} trained"
         )
 
     def trial_start(self, number: int, candidate: Candidate) -> None:
@@ -49,7 +54,7 @@ class Progress:
             f"val acc {report.val.accuracy:.4f}  ({report.elapsed_s:.1f} s)"
         )
 
-    def trial_end(self, number: int, outcome: TrialOutcome, front: Sequence[TrialRecord]) -> None:
+    def trial_end(self, number: int, outcome: TrialOutcome) -> None:
         a = outcome.attrs
         if outcome.status == "pruned":
             self.out(
@@ -61,8 +66,13 @@ class Progress:
             f"    => accuracy {a[attrs.ACCURACY]:.4f} (members {members}), "
             f"latency {a[attrs.LATENCY_MS]:.3g} ms, trained in {a[attrs.TRAIN_SECONDS]:.1f} s"
         )
+
+    def front(self, front: Sequence[TrialRecord]) -> None:
         points = ", ".join(f"{r.accuracy:.3f}@{r.label}" for r in front)
         self.out(f"    front ({len(front)}): {points}")
+
+    def waiting(self, running: int) -> None:
+        self.out(f"waiting for {running} running trial(s) of other workers to finish or go stale")
 
     def infeasible(self, number: int, candidate: Candidate, reasons: Sequence[str]) -> None:
         self.out(
@@ -76,6 +86,9 @@ class Progress:
 
     def failed(self, number: int, error: Exception) -> None:
         self.out(f"[trial {number}] failed: {' '.join(str(error).split())[:200]}")
+
+    def surplus(self, number: int) -> None:
+        self.out(f"[trial {number}] not started: the study reached its trial target")
 
     def finish(self, summary: SearchSummary, records: Sequence[TrialRecord]) -> None:
         counts = (

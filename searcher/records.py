@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import optuna
+from optuna.trial import FrozenTrial, TrialState
 
 from searcher import attrs
 
@@ -35,14 +36,18 @@ class TrialRecord:
 
 
 def read_records(study: optuna.Study) -> list[TrialRecord]:
-    records = []
-    for trial in study.get_trials(deepcopy=False):
-        status = trial.user_attrs.get(attrs.STATUS)
-        if status is None:
-            status = (
-                "running"
-                if trial.state.name in ("RUNNING", "WAITING")
-                else trial.state.name.lower()
-            )
-        records.append(TrialRecord(trial.number, trial.state.name, status, dict(trial.user_attrs)))
-    return records
+    return [
+        TrialRecord(trial.number, trial.state.name, status_of(trial), dict(trial.user_attrs))
+        for trial in study.get_trials(deepcopy=False)
+    ]
+
+
+def status_of(trial: FrozenTrial) -> str:
+    """divco's status; the trial state wins where they disagree (a killed worker's trial is
+    FAIL while its attribute still says "training")."""
+    status = trial.user_attrs.get(attrs.STATUS)
+    if trial.state == TrialState.FAIL:
+        return "failed"
+    if trial.state in (TrialState.RUNNING, TrialState.WAITING):
+        return trial.state.name.lower()
+    return status or trial.state.name.lower()

@@ -6,7 +6,11 @@ point at one PostgreSQL URL form one search.
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
+import warnings
 from pathlib import Path
+from typing import Any
 
 import optuna
 import sqlalchemy.exc
@@ -25,15 +29,43 @@ def default_storage_url(runs_dir: Path = DEFAULT_RUNS_DIR) -> str:
     return f"sqlite:///{runs_dir / 'divco.db'}"
 
 
+SQLITE_BUSY_TIMEOUT_S = 60
+
+
 def open_storage(url: str, heartbeat_interval: int | None = None) -> optuna.storages.BaseStorage:
-    """Connects (and creates tables) now, so a bad URL fails before any work is done."""
-    kwargs = {}
-    if heartbeat_interval is not None:
-        kwargs = {"heartbeat_interval": heartbeat_interval, "grace_period": 3 * heartbeat_interval}
+    """Connects (and creates tables) now, so a bad URL fails before any work is done.
+
+    With a heartbeat, a trial whose worker stops beating for 3 intervals is marked failed by the
+    next worker that starts a trial, and its candidate is enqueued again once.
+    SQLite is made safe for several local worker processes: WAL mode (readers never block the
+    writer) and a long busy timeout (a writer waits for the lock instead of failing).
+    """
+    kwargs: dict[str, Any] = {}
+    if heartbeat_interval is not None:  # "experimental" in Optuna since 2.8, stable in practice
+        warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+        kwargs = {
+            "heartbeat_interval": heartbeat_interval,
+            "grace_period": 3 * heartbeat_interval,
+            "heartbeat_stale_trial_callback": optuna.storages.RetryHeartbeatStaleTrialCallback(
+                max_retry=1
+            ),
+        }
     try:
+        if url.startswith("sqlite:///"):
+            _use_wal(url.removeprefix("sqlite:///"))
+            kwargs["engine_kwargs"] = {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_S}}
         return optuna.storages.RDBStorage(url, **kwargs)
-    except (sqlalchemy.exc.SQLAlchemyError, ValueError, ImportError) as exc:
+    except (sqlalchemy.exc.SQLAlchemyError, sqlite3.Error, ValueError, ImportError) as exc:
         raise StorageError(f"cannot open storage {redact(url)}: {_one_line(exc)}") from None
+
+
+def _use_wal(path: str) -> None:
+    """WAL is a property of the database file: set once, every later connection uses it."""
+    if path in ("", ":memory:"):
+        return
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.closing(sqlite3.connect(path, timeout=SQLITE_BUSY_TIMEOUT_S)) as connection:
+        connection.execute("PRAGMA journal_mode=WAL")
 
 
 def redact(url: str) -> str:

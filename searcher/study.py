@@ -62,6 +62,7 @@ def open_study(
         for key, value in expected.items():
             study.set_user_attr(key, value)
         study.set_user_attr(attrs.SPACE, space.to_dict())
+        study.set_user_attr(attrs.SPACE_NAME, space.name)
     for key, value in expected.items():
         if stored.get(key, value) != value:
             raise ConfigError(

@@ -17,7 +17,7 @@ from trainers.data import DataSource
 from trainers.latency import LatencyTable, measure_latency
 
 if TYPE_CHECKING:
-    from searcher.search import SearchConfig
+    from searcher.config import SearchConfig
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 from space.candidate import Candidate
 from space.cost import estimate
@@ -25,6 +27,13 @@ class Budget:
                 raise ConfigError(f"budget {name}={value} is not allowed; it must be > 0")
         if self.latency_batch < 1:
             raise ConfigError(f"latency batch {self.latency_batch} is not allowed; must be >= 1")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Budget:
+        return cls(**data)
 
     @property
     def is_unbounded(self) -> bool:

@@ -158,6 +158,11 @@ def parse_space(text: str, name: str, where: str) -> SearchSpace:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{where} is malformed YAML: {' '.join(str(exc).split())}") from None
+    return space_from_dict(data, name, where)
+
+
+def space_from_dict(data: Any, name: str, where: str = "space") -> SearchSpace:
+    """The inverse of `SearchSpace.to_dict` (also what a YAML file holds)."""
     if not isinstance(data, dict):
         raise ConfigError(f"{where} must be a YAML mapping with keys: {', '.join(SPACE_KEYS)}")
     check_keys(data, SPACE_KEYS, f"{where}: unknown key(s)")

@@ -33,6 +33,7 @@ def save_checkpoint(path: str | Path, candidate: Candidate, ensemble: Ensemble) 
     try:
         with os.fdopen(fd, "wb") as f:
             torch.save(payload, f)
+        os.chmod(tmp, 0o644)  # mkstemp's 0600 would surprise whoever deploys the file
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

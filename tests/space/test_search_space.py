@@ -89,3 +89,12 @@ def test_unknown_preset_and_missing_file() -> None:
         load_space("tiny")
     with pytest.raises(ConfigError, match="does not exist"):
         load_space("missing.yaml")
+
+
+def test_space_round_trips_through_its_dict() -> None:
+    from space.search_space import space_from_dict
+
+    for name in ("digits", "cifar"):
+        space = load_space(name)
+        back = space_from_dict(space.to_dict(), name)
+        assert back == space and back.fingerprint == space.fingerprint

@@ -1,0 +1,187 @@
+"""`searcher export`: the chosen trial's divided ensemble as an artifact that runs without divco.
+
+Writes into a temporary sibling directory, verifies it (ONNX Runtime against PyTorch on real
+validation images, and the exported model's validation accuracy against the stored one), and
+only then renames it to the requested directory: a failed export leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from searcher import attrs
+from searcher.export_files import write_manifest, write_readme
+from searcher.onnx_graph import MEMBER_OUTPUTS, OUTPUTS, DeployableEnsemble, Normalised, write_onnx
+from searcher.records import TrialRecord, read_records
+from searcher.storage import open_storage, redact
+from searcher.study import load_existing_study
+from space.budget import Budget
+from space.candidate import Candidate
+from space.errors import ConfigError, DivcoError
+from trainers.checkpoint import load_checkpoint, save_checkpoint
+from trainers.data import DataSource, load_data
+from trainers.ensemble import Ensemble
+
+SPLIT_SEED = 0  # the search's validation split (searcher.search.SPLIT_SEED)
+TOLERANCE = 1e-4
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    storage: str
+    study: str | None
+    out: Path
+    trial: int | None = None
+    budget: Budget | None = None  # with trial None: the most accurate trial within it
+    data_dir: str | None = None
+    force: bool = False
+    members_separate: bool = False
+
+
+@dataclass(frozen=True)
+class Verification:
+    max_abs_diff: float
+    onnx_accuracy: float
+    stored_accuracy: float
+    images: int
+
+
+def within(record: TrialRecord, budget: Budget) -> bool:
+    limits = (
+        (budget.gflops, attrs.GFLOPS),
+        (budget.params_m, attrs.PARAMS_M),
+        (budget.latency_ms, attrs.LATENCY_MS),
+    )
+    return all(limit is None or (record.cost(key) or 0.0) <= limit for limit, key in limits)
+
+
+def pick_trial(
+    records: Sequence[TrialRecord], number: int | None, budget: Budget | None
+) -> TrialRecord:
+    """The named trial, or the most accurate trained one within the budget (cheaper on ties)."""
+    if number is not None:
+        record = next((r for r in records if r.number == number), None)
+        if record is None:
+            raise ConfigError(f"no trial {number} in the study (it has {len(records)} trials)")
+        if record.status != "trained" or not record.attrs.get(attrs.CHECKPOINT):
+            raise ConfigError(
+                f"trial {number} has no checkpoint (status {record.status}); export a trained trial"
+            )
+        return record
+    trained = [r for r in records if r.status == "trained" and r.attrs.get(attrs.CHECKPOINT)]
+    if not trained:
+        raise ConfigError("the study has no trained trial to export")
+    fitting = [r for r in trained if budget is None or within(r, budget)]
+    if not fitting:
+        cheapest = min(trained, key=lambda r: r.cost(attrs.GFLOPS) or 0.0)
+        raise ConfigError(
+            f"no trained trial fits {budget.describe()}; the cheapest is trial {cheapest.number} "
+            f"({cheapest.label}) at {cheapest.cost(attrs.GFLOPS):.4g} GFLOPs, "
+            f"{cheapest.cost(attrs.LATENCY_MS) or 0:.3g} ms"
+        )
+    return max(fitting, key=lambda r: (r.accuracy, -(r.cost(attrs.GFLOPS) or 0.0)))
+
+
+def check_out_dir(out: Path, force: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"output {out} exists and is not a directory")
+    if out.is_dir() and any(out.iterdir()) and not force:
+        raise ConfigError(
+            f"output directory {out} exists and is not empty; use --force to replace it"
+        )
+
+
+def export(request: ExportRequest, out: Callable[[str], None] = print) -> Verification:
+    check_out_dir(request.out, request.force)
+    study = load_existing_study(open_storage(request.storage), request.study)
+    record = pick_trial(read_records(study), request.trial, request.budget)
+    path = Path(record.attrs[attrs.CHECKPOINT])
+    if not path.is_file():
+        raise ConfigError(f"checkpoint {path} of trial {record.number} is missing")
+    candidate, ensemble = load_checkpoint(path)
+    data = load_data(study.user_attrs[attrs.DATA], request.data_dir, seed=SPLIT_SEED)
+    out(f"exporting trial {record.number}: {record.label}, accuracy {record.accuracy:.4f}")
+    request.out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{request.out.name}.", dir=request.out.parent))
+    try:
+        verification = _write_and_verify(staging, candidate, ensemble, data, record, request)
+        context = {
+            "study": study.study_name,
+            "storage": redact(request.storage),
+            "trial": record.number,
+        }
+        write_manifest(
+            staging, candidate, data, record, verification, context, request.members_separate
+        )
+        write_readme(staging, candidate, data)
+        if request.out.exists():
+            shutil.rmtree(request.out)
+        staging.rename(request.out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    for file in sorted(request.out.iterdir()):
+        out(f"  {file.name:<24} {file.stat().st_size / 1e6:8.3f} MB")
+    out(f"verified: ONNX Runtime vs PyTorch max |diff| {verification.max_abs_diff:.2e} on "
+        f"{min(256, verification.images)} images; accuracy {verification.onnx_accuracy:.4f} "
+        f"(stored {verification.stored_accuracy:.4f}, {verification.images} validation images)")  # fmt: skip
+    return verification
+
+
+def _write_and_verify(
+    folder: Path, candidate: Candidate, ensemble: Ensemble, data: DataSource, record: TrialRecord,
+    request: ExportRequest,
+) -> Verification:  # fmt: skip
+    mean, std = data.mean_std
+    deployable = DeployableEnsemble(ensemble, mean, std).eval()
+    images = data.val.resized(candidate.image_size).float().div(255)
+    write_onnx(deployable, folder / "model.onnx", images[:2], OUTPUTS)
+    save_checkpoint(folder / "ensemble.pt", candidate, ensemble)
+    (folder / "candidate.yaml").write_text(candidate.to_yaml())
+    if request.members_separate:
+        for i, member in enumerate(ensemble.members):
+            write_onnx(
+                Normalised(member, mean, std),
+                folder / f"member_{i}.onnx",
+                images[:2],
+                MEMBER_OUTPUTS,
+            )
+    return verify(folder / "model.onnx", deployable, images, data.val.labels, record.accuracy)
+
+
+def verify(
+    path: Path, model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, stored: float
+) -> Verification:
+    """Raises unless ONNX Runtime matches PyTorch within 1e-4 and the stored accuracy within one image."""
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    sample = images[:256]
+    with torch.no_grad():
+        expected = [t.numpy() for t in model(sample)]
+    got = session.run(None, {"images": sample.numpy()})
+    diff = max(float(np.abs(a - b).max()) for a, b in zip(got, expected, strict=True))
+    scores = np.concatenate(
+        [
+            session.run(None, {"images": images[i : i + 512].numpy()})[0]
+            for i in range(0, len(images), 512)
+        ]
+    )
+    accuracy = float((scores.argmax(-1) == labels.numpy()).mean())
+    result = Verification(diff, accuracy, stored, len(labels))
+    if diff > TOLERANCE:
+        raise DivcoError(
+            f"export check failed: ONNX Runtime differs from PyTorch by {diff:.2e} (> {TOLERANCE})"
+        )
+    if abs(accuracy - stored) * len(labels) > 1.0 + 1e-9:
+        raise DivcoError(
+            f"export check failed: exported accuracy {accuracy:.4f} != stored {stored:.4f}"
+        )
+    return result

@@ -1,0 +1,151 @@
+"""The worker pool: one process per GPU (pinned to it) or N CPU processes over one study.
+
+Only start-up and shutdown live here. Which candidate each worker trains, the heartbeat, and the
+retry of a killed worker's trial are Optuna's RDB storage's work: several `searcher worker`
+commands on several machines that point at one PostgreSQL URL form one search.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import multiprocessing
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import optuna
+
+from searcher import attrs
+from searcher.config import SearchConfig
+from searcher.search import PreparedSearch, run_search
+from searcher.storage import open_storage
+from searcher.study import load_existing_study
+from space.budget import Budget
+from space.errors import ConfigError, DivcoError
+from space.search_space import space_from_dict
+
+
+def parse_devices(text: str) -> list[str]:
+    """'0,2' -> ['cuda:0', 'cuda:2'], refusing indices this machine does not have."""
+    import torch
+
+    try:
+        indices = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise ConfigError(
+            f"--devices '{text}' must be comma-separated GPU indices, e.g. 0,1"
+        ) from None
+    count = torch.cuda.device_count()
+    missing = [i for i in indices if not 0 <= i < count]
+    if not indices or missing:
+        shown = ", ".join(map(str, missing)) or "none given"
+        raise ConfigError(
+            f"device index {shown} does not exist; this machine has {count} CUDA device(s)"
+        )
+    return [f"cuda:{i}" for i in indices]
+
+
+def worker_configs(
+    config: SearchConfig, target: int, devices: Sequence[str], cpu_workers: int
+) -> list[SearchConfig]:
+    """One config per worker: its own device and sampler seed, the study-wide trial target."""
+    slots = list(devices) or ["cpu"] * cpu_workers
+    return [
+        dataclasses.replace(
+            config,
+            device=device,
+            seed=config.seed + i,
+            n_trials=target,
+            trial_target="total",
+            worker=f"w{i} {device}" if len(slots) > 1 else "",
+        )
+        for i, device in enumerate(slots)
+    ]
+
+
+def config_from_study(storage_url: str, study_name: str | None, **overrides: Any) -> SearchConfig:
+    """What a worker joining an existing study needs, read from the study itself."""
+    study = load_existing_study(open_storage(storage_url), study_name)
+    stored = study.user_attrs
+    if attrs.SPACE not in stored:
+        raise ConfigError(f"study '{study.study_name}' was not created by searcher run")
+    values: dict[str, Any] = {
+        "space": space_from_dict(
+            stored[attrs.SPACE], stored.get(attrs.SPACE_NAME, study.study_name)
+        ),
+        "data": stored[attrs.DATA],
+        "objective": stored[attrs.OBJECTIVE],
+        "budget": Budget.from_dict(stored.get(attrs.BUDGET, {})),
+        "storage": storage_url,
+        "study": study.study_name,
+        "n_trials": stored.get(attrs.TARGET, 0),
+        "trial_target": "total",
+    }
+    return SearchConfig(**(values | {k: v for k, v in overrides.items() if v is not None}))
+
+
+def run_pool(configs: Sequence[SearchConfig], prepared: PreparedSearch | None = None) -> int:
+    """Runs the workers (in this process when there is one) and returns the exit status."""
+    if len(configs) == 1:
+        return worker_main(configs[0], threads=None, prepared=prepared)
+    threads = max(1, (os.cpu_count() or 1) // len(configs))
+    context = multiprocessing.get_context("spawn")  # CUDA and fork do not mix
+    processes = [context.Process(target=_child, args=(c, threads), name=c.worker) for c in configs]
+    for process in processes:
+        process.start()
+
+    def forward(signum: int, _frame: object) -> None:
+        for process in processes:
+            if process.is_alive():
+                os.kill(process.pid, signal.SIGTERM)
+
+    previous = signal.signal(signal.SIGTERM, forward)
+    try:
+        for process in processes:
+            process.join()
+    except KeyboardInterrupt:  # Ctrl-C reached the children too; let them finish cleanly
+        forward(signal.SIGINT, None)
+        for process in processes:
+            process.join()
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    for process in processes:
+        if process.exitcode is not None and process.exitcode < 0:
+            print(f"searcher: worker {process.name} died (signal {-process.exitcode}); its trial is "
+                  "failed and retried by the others", file=sys.stderr, flush=True)  # fmt: skip
+    codes = [p.exitcode for p in processes]
+    return 1 if any(c is None or c < 0 for c in codes) else next((c for c in codes if c), 0)
+
+
+def _child(config: SearchConfig, threads: int) -> None:
+    sys.exit(worker_main(config, threads))
+
+
+def _stop_on_sigterm(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def worker_main(
+    config: SearchConfig, threads: int | None, prepared: PreparedSearch | None = None
+) -> int:
+    """One worker: SIGTERM and Ctrl-C mark its running trial failed and end it cleanly."""
+    import torch
+
+    if threads is not None:
+        torch.set_num_threads(threads)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    label = f"[{config.worker}] " if config.worker else ""
+    try:
+        run_search(config, out=lambda line: print(line, flush=True), prepared=prepared)
+    except KeyboardInterrupt:
+        print(f"searcher: {label}interrupted; the running trial is marked failed and every stored "
+              "trial kept. Run the same command again to resume.", file=sys.stderr, flush=True)  # fmt: skip
+        return 130
+    except DivcoError as exc:
+        print(f"searcher: {label}error: {exc}", file=sys.stderr, flush=True)
+        return 2
+    return 0
