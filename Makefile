@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test lint format clean
+.PHONY: venv demo test lint format clean browser
 
 venv: $(STAMP)
 
@@ -19,10 +19,15 @@ $(STAMP): requirements.lock pyproject.toml
 demo: $(STAMP)
 	$(BIN)/searcher run --budget-gflops 20
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -q
+
+# Headless Chromium for the dashboard's browser test (Debian's package; playwright drives it).
+browser:
+	@test -x /usr/bin/chromium || { (apt-get update -q && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -q chromium) >/dev/null 2>&1 || echo "chromium unavailable: the browser test will skip"; }
 
 lint: $(STAMP)
 	$(BIN)/ruff check --fix .

@@ -7,6 +7,7 @@ else is caught, so real bugs still show their traceback.
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -154,6 +155,26 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ui(args: argparse.Namespace) -> int:
+    url = args.storage or default_storage_url(Path(args.runs_dir))
+    if args.study is not None:
+        load_existing_study(open_storage(url), args.study)  # a bad URL or name fails here, once
+    else:
+        open_storage(url)
+    app = Path(__file__).resolve().parent.parent / "ui" / "app.py"
+    command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.headless", "true",
+               "--server.port", str(args.port), "--server.address", args.address,
+               "--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer",
+               "--", "--storage", url, "--refresh-s", str(args.refresh_s)]  # fmt: skip
+    if args.study:
+        command += ["--study", args.study]
+    print(f"dashboard on http://{args.address}:{args.port} (Ctrl-C stops it)", flush=True)
+    try:
+        return subprocess.call(command)
+    except KeyboardInterrupt:
+        return 0
+
+
 def apply_config_file(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> None:
     """`--config FILE`: YAML of option names (as on the command line, without dashes) whose
     values become defaults; options given on the command line still win."""
@@ -230,6 +251,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--members-separate", action="store_true", help="also one ONNX file per member"
     )
     export_parser.set_defaults(handler=cmd_export)
+
+    ui = commands.add_parser("ui", help="the Streamlit dashboard over a storage (reads only)")
+    add_storage_arguments(ui)
+    ui.add_argument("--port", type=positive_int, default=8501)
+    ui.add_argument("--address", default="127.0.0.1", help="0.0.0.0 to serve other machines")
+    ui.add_argument("--refresh-s", type=positive_float, default=5.0, help="live refresh interval")
+    ui.set_defaults(handler=cmd_ui)
     return parser
 
 

@@ -31,8 +31,32 @@ class TrialRecord:
         return self.attrs.get(attrs.ACCURACY)
 
     def cost(self, key: str) -> float | None:
-        value = self.attrs.get(key)
+        """A stored cost (`gflops`, `params_m`, `latency_ms`) or a latency-table cell named
+        `latency_<sequential|concurrent|undivided>_<b1|throughput>` (smallest / largest batch)."""
+        value = (
+            latency_cell(self.attrs.get(attrs.LATENCY), key)
+            if key.startswith("latency_") and key != attrs.LATENCY_MS
+            else self.attrs.get(key)
+        )
         return float(value) if value is not None else None
+
+
+LATENCY_CELLS = {
+    f"latency_{mode}_{batch}": (mode, batch)
+    for mode in ("concurrent", "sequential", "undivided")
+    for batch in ("b1", "throughput")
+}
+
+
+def latency_cell(table: dict[str, Any] | None, key: str) -> float | None:
+    if not table or key not in LATENCY_CELLS:
+        return None
+    mode, which = LATENCY_CELLS[key]
+    rows = [row for row in table["rows"] if row["mode"] == mode]
+    if not rows:
+        return None
+    pick = min if which == "b1" else max
+    return pick(rows, key=lambda row: row["batch"])["median_ms"]
 
 
 def read_records(study: optuna.Study) -> list[TrialRecord]:

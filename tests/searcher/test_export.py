@@ -16,7 +16,7 @@ from searcher import attrs
 from searcher.cli import main
 from searcher.onnx_graph import DeployableEnsemble
 from searcher.records import read_records
-from tests.searcher.conftest import TINY_SPACE
+from tests.conftest import TINY_SPACE
 from trainers import load_checkpoint, load_data
 
 ONNX_ONLY = """

@@ -1,0 +1,45 @@
+"""Every tab of the dashboard runs without an exception (Streamlit's AppTest, no browser)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from searcher.cli import main
+
+APP = str(Path(__file__).resolve().parents[2] / "ui" / "app.py")
+
+
+def run_app(monkeypatch: pytest.MonkeyPatch, *argv: str) -> AppTest:
+    monkeypatch.setattr(sys, "argv", ["app.py", *argv])
+    app = AppTest.from_file(APP, default_timeout=60)
+    return app.run()
+
+
+def test_all_tabs_render_a_stored_study(tmp_path: Path, run_args: list[str], monkeypatch) -> None:
+    assert main([*run_args, "--n-trials", "4"]) == 0
+    app = run_app(monkeypatch, "--storage", f"sqlite:///{tmp_path / 'study.db'}", "--study", "tiny")
+    assert not app.exception
+    assert len(app.tabs) == 4
+    markdown = " ".join(m.value for m in app.markdown)
+    assert "Pareto front:" in markdown and "Export it" in markdown
+    codes = " ".join(c.value for c in app.code)
+    assert "searcher export --storage" in codes and "--trial" in codes
+    # every cost axis renders
+    for axis in app.sidebar.selectbox[1].options:
+        app.sidebar.selectbox[1].select(axis).run()
+        assert not app.exception
+
+
+def test_empty_and_unreachable_storages_say_so(tmp_path: Path, monkeypatch) -> None:
+    import optuna
+
+    empty = f"sqlite:///{tmp_path / 'empty.db'}"
+    optuna.storages.RDBStorage(empty)
+    app = run_app(monkeypatch, "--storage", empty)
+    assert not app.exception and "no study yet" in app.warning[0].value
+    app = run_app(monkeypatch, "--storage", "postgresql://nobody@127.0.0.1:1/none")
+    assert not app.exception and "Cannot read storage" in app.error[0].value

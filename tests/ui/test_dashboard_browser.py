@@ -1,0 +1,98 @@
+"""The dashboard in a real browser: headless Chromium against `searcher ui` on localhost."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from searcher.cli import main
+from searcher.frontier import pareto_front
+from ui.data import load_records
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOTS = Path(os.environ.get("DIVCO_TEST_OUTPUT", ROOT / "test-output"))
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def dashboard(tmp_path: Path, run_args: list[str]) -> Iterator[tuple[str, str]]:
+    assert main([*run_args, "--n-trials", "4"]) == 0
+    storage, port = f"sqlite:///{tmp_path / 'study.db'}", free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "searcher.cli",
+        "ui",
+        "--storage",
+        storage,
+        "--study",
+        "tiny",
+        "--port",
+        str(port),
+    ]
+    server = subprocess.Popen(
+        command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200:
+                    break
+            except OSError:
+                time.sleep(0.3)
+        else:
+            pytest.fail("the dashboard did not start within 60 s")
+        yield url, storage
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+def test_frontier_renders_with_the_stored_trials_and_pareto_rows(
+    dashboard: tuple[str, str],
+) -> None:
+    if not CHROMIUM.exists():
+        pytest.skip("chromium is not installed (make test installs it with apt-get)")
+    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
+    url, storage = dashboard
+    records = load_records(storage, "tiny")
+    front = pareto_front(records)
+    trained = [r for r in records if r.status == "trained"]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1800})
+        page.goto(url)
+        page.get_by_text(re.compile(r"Pareto front: \d+ of \d+ trials")).wait_for(timeout=60_000)
+        chart = page.locator('[data-testid="stVegaLiteChart"]').first
+        chart.locator("canvas, svg").first.wait_for(timeout=30_000)
+        page.wait_for_timeout(1500)  # let Vega finish drawing before the screenshot
+        heading = page.get_by_text(re.compile(r"Pareto front: \d+ of \d+ trials")).inner_text()
+        rows = page.locator('[data-testid="stTable"]').first.locator("tbody tr").all_inner_texts()
+        shown = page.locator('[data-testid="stMetric"]').first.inner_text()
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / "dashboard-frontier.png"), full_page=True)
+        box = chart.bounding_box()
+        browser.close()
+    assert heading == f"Pareto front: {len(front)} of {len(records)} trials"
+    assert [int(row.split()[0]) for row in rows] == [r.number for r in front]
+    assert box is not None and box["width"] > 300 and box["height"] > 200
+    assert shown.split()[-1] == str(len(trained))
