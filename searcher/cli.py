@@ -17,6 +17,7 @@ import optuna
 import yaml
 
 from searcher import attrs
+from searcher.compare import run_compare
 from searcher.config import SearchConfig
 from searcher.export import ExportRequest, export
 from searcher.frontier import pareto_front
@@ -28,7 +29,7 @@ from searcher.tables import frontier_rows, render, space_rows
 from searcher.workers import config_from_study, parse_devices, run_pool, worker_configs
 from space.budget import Budget
 from space.errors import ConfigError, DivcoError
-from space.search_space import load_space, preset_names
+from space.search_space import SearchSpace, load_space, preset_names
 from trainers.data import DATASETS
 
 Handler = Callable[[argparse.Namespace], int]
@@ -71,6 +72,11 @@ def add_budget_arguments(parser: argparse.ArgumentParser, latency: bool = False)
         parser.add_argument(
             "--latency-batch", type=positive_int, default=1, help="batch of that latency"
         )
+        parser.add_argument(
+            "--member-latency-ms", type=positive_float, help="T for the slowest member"
+        )
+        parser.add_argument("--latency-reward", choices=["hard", "soft"], default="hard",
+                            help="hard: slowest member <= T; soft: accuracy * (latency / T) ** -0.07")  # fmt: skip
 
 
 def budget_from(args: argparse.Namespace) -> Budget:
@@ -79,14 +85,34 @@ def budget_from(args: argparse.Namespace) -> Budget:
         params_m=args.budget_params_m,
         latency_ms=getattr(args, "budget_latency_ms", None),
         latency_batch=getattr(args, "latency_batch", 1),
+        member_latency_ms=getattr(args, "member_latency_ms", None),
+        latency_reward=getattr(args, "latency_reward", "hard"),
     )
 
 
-def cmd_run(args: argparse.Namespace) -> int:
+DEFAULT_SPACES = {
+    "digits": "digits",
+    "cifar10": "cifar",
+    "cifar100": "cifar",
+    "imagefolder": "imagenet",
+}
+
+
+def space_for(args: argparse.Namespace, kind: str) -> SearchSpace:
+    """--space, or the data set's preset of the requested kind (`digits`, `digits-hetero`, ...)."""
     DATASETS.get(args.data)  # an unknown data set is an error before anything else
-    devices = parse_devices(args.devices) if args.devices else []
-    config = SearchConfig(
-        space=load_space(args.space),
+    name = args.space or DEFAULT_SPACES[args.data] + ("-hetero" if kind == "heterogeneous" else "")
+    if name not in preset_names() and not args.space:
+        raise ConfigError(f"no {kind} preset for data set '{args.data}'; give --space FILE")
+    space = load_space(name)
+    if space.kind != kind:
+        raise ConfigError(f"space '{space.name}' is {space.kind}, not {kind} (--space-kind)")
+    return space
+
+
+def search_config(args: argparse.Namespace, space: SearchSpace) -> SearchConfig:
+    return SearchConfig(
+        space=space,
         data=args.data,
         data_dir=args.data_dir,
         storage=args.storage,
@@ -101,6 +127,19 @@ def cmd_run(args: argparse.Namespace) -> int:
         pruning=not args.no_pruning,
         heartbeat_s=args.heartbeat_s,
     )
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    homogeneous = space_for(args, "homogeneous")
+    hetero_args = argparse.Namespace(**{**vars(args), "space": args.hetero_space})
+    config = search_config(args, homogeneous)
+    run_compare(config, space_for(hetero_args, "heterogeneous"))
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    devices = parse_devices(args.devices) if args.devices else []
+    config = search_config(args, space_for(args, args.space_kind))
     prepared = prepare(config)  # creates and seeds the study once, before any worker starts
     target = target_of(prepared.study, config)
     prepared.study.set_user_attr(attrs.TARGET, target)
@@ -194,7 +233,11 @@ def apply_config_file(parser: argparse.ArgumentParser, argv: Sequence[str] | Non
         ) from None
     if not isinstance(values, dict):
         raise ConfigError(f"config file {path} must be a mapping of option names to values")
-    run = parser._subparsers._group_actions[0].choices["run"]  # type: ignore[union-attr]
+    words = list(argv) if argv is not None else sys.argv[1:]
+    command = words[0] if words else ""
+    run = parser._subparsers._group_actions[0].choices.get(command)  # type: ignore[union-attr]
+    if run is None:
+        raise ConfigError(f"--config applies to run and compare, not {command}")
     valid = sorted(
         a.dest.replace("_", "-") for a in run._actions if a.dest not in ("help", "config")
     )
@@ -267,28 +310,45 @@ def add_storage_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--runs-dir", default="runs", help="checkpoints and the default storage")
 
 
+def add_search_arguments(parser: argparse.ArgumentParser, n_trials: int) -> None:
+    """The options of `run` and `compare`: what to search, on what data, under what budget."""
+    parser.add_argument("--config", help="YAML file of these options; command-line options win")
+    parser.add_argument(
+        "--space", help=f"preset ({', '.join(preset_names())}) or YAML (default: the data set's)"
+    )
+    parser.add_argument("--data", default="digits", help=f"data set: {', '.join(DATASETS.keys())}")
+    parser.add_argument("--data-dir", help="directory of the data set (all but digits)")
+    add_storage_arguments(parser)
+    parser.add_argument(
+        "--n-trials", type=positive_int, default=n_trials, help="candidates to train"
+    )
+    parser.add_argument("--timeout", type=positive_float, help="per worker: no new trial after s")
+    add_budget_arguments(parser, latency=True)
+    parser.add_argument("--objective", default="gflops", choices=["gflops", "latency"])
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--no-pruning", action="store_true", help="train every candidate to the end"
+    )
+
+
 def add_run_parser(commands: argparse._SubParsersAction) -> None:
     run = commands.add_parser("run", help="search (family, width, S, image size) under a budget")
-    run.add_argument("--config", help="YAML file of these options; command-line options win")
-    run.add_argument(
-        "--space", default="digits", help=f"preset ({', '.join(preset_names())}) or YAML"
-    )
-    run.add_argument("--data", default="digits", help=f"data set: {', '.join(DATASETS.keys())}")
-    run.add_argument("--data-dir", help="directory of the data set (all but digits)")
-    add_storage_arguments(run)
-    run.add_argument(
-        "--n-trials", type=positive_int, default=16, help="candidates to train this run"
-    )
-    run.add_argument(
-        "--timeout", type=positive_float, help="stop starting trials after this many s"
-    )
-    add_budget_arguments(run, latency=True)
-    run.add_argument("--objective", default="gflops", choices=["gflops", "latency"])
-    run.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
-    run.add_argument("--seed", type=int, default=0)
-    run.add_argument("--no-pruning", action="store_true", help="train every candidate to the end")
+    add_search_arguments(run, n_trials=24)
+    run.add_argument("--space-kind", choices=["homogeneous", "heterogeneous"], default="homogeneous",
+                     help="heterogeneous: every member picks its own architecture")  # fmt: skip
     add_pool_arguments(run, cpu_flag="--workers")
     run.set_defaults(handler=cmd_run)
+
+    compare = commands.add_parser(
+        "compare", help="single vs divided vs independent vs heterogeneous"
+    )
+    add_search_arguments(compare, n_trials=8)
+    compare.add_argument(
+        "--hetero-space", help="heterogeneous preset or YAML (default: the data set's)"
+    )
+    compare.add_argument("--heartbeat-s", type=positive_int, default=10, help=argparse.SUPPRESS)
+    compare.set_defaults(handler=cmd_compare)
 
     worker = commands.add_parser("worker", help="join a stored study as one or more workers")
     worker.add_argument("--storage", required=True, help="SQLAlchemy URL of the shared storage")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Sequence
+from typing import Any
 
 import optuna
 from optuna.trial import TrialState
@@ -129,10 +130,7 @@ class TrialObjective:
         self.progress.trial_end(trial.number, outcome)
         if outcome.status == "pruned":
             raise optuna.TrialPruned
-        return [
-            outcome.attrs[attrs.ACCURACY],
-            outcome.attrs.get(self.cost_attr, estimate(candidate).gflops),
-        ]
+        return objective_values(candidate_attrs(candidate) | outcome.attrs, self.cost_attr)
 
     def infeasible(
         self, trial: optuna.Trial, candidate: Candidate, reasons: list[str]
@@ -158,7 +156,12 @@ class TrialObjective:
         trial.set_constraint(BUDGET_CONSTRAINT, 0.0)
         self.progress.duplicate(trial.number, candidate, twin.number)
         self.status = "duplicate"
-        return [twin.accuracy, twin.attrs[self.cost_attr]]
+        return objective_values(twin.attrs, self.cost_attr)
+
+
+def objective_values(values: dict[str, Any], cost_attr: str) -> list[float]:
+    """(accuracy, or MnasNet's reward when the latency reward is soft; the cost)."""
+    return [values.get(attrs.REWARD, values[attrs.ACCURACY]), values[cost_attr]]
 
 
 def candidate_attrs(candidate: Candidate) -> dict[str, object]:

@@ -43,7 +43,7 @@ class TrialRecord:
 
 LATENCY_CELLS = {
     f"latency_{mode}_{batch}": (mode, batch)
-    for mode in ("concurrent", "sequential", "undivided")
+    for mode in ("concurrent", "sequential", "undivided", "slowest_member")
     for batch in ("b1", "throughput")
 }
 

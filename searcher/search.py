@@ -21,9 +21,10 @@ from searcher.config import SearchConfig
 from searcher.frontier import pareto_front
 from searcher.objective import TrialObjective, counts_toward_target
 from searcher.progress import Progress
-from searcher.records import read_records
+from searcher.records import TrialRecord, read_records
 from searcher.storage import default_storage_url, open_storage
 from searcher.study import OBJECTIVE_ATTRS, open_study
+from searcher.trial_run import latency_excess, measure
 from space.budget import Budget, over_budget
 from space.cost import estimate
 from space.errors import DivcoError, InfeasibleBudgetError
@@ -53,6 +54,19 @@ def check_budget_is_satisfiable(space: SearchSpace, budget: Budget) -> None:
         )
 
 
+def check_latency_is_satisfiable(space: SearchSpace, config: SearchConfig) -> None:
+    """Times the candidate with the fewest multiply-adds per member (untrained: latency does not
+    depend on weights); if even it breaks the latency budget, no search is started."""
+    fitting = [c for c in space.candidates() if not over_budget(c, config.budget)]
+    quickest = min(fitting, key=lambda c: (estimate(c).max_member_gflops, estimate(c).gflops))
+    reasons, _ = latency_excess(measure(quickest, config), config)
+    if reasons:
+        raise InfeasibleBudgetError(
+            f"no candidate of space '{space.name}' fits {config.budget.describe()}: the one with "
+            f"the fewest multiply-adds, {quickest.label}, measures {'; '.join(reasons)}"
+        )
+
+
 @dataclass(frozen=True)
 class PreparedSearch:
     space: SearchSpace
@@ -66,6 +80,8 @@ def prepare(config: SearchConfig) -> PreparedSearch:
     data = load_data(config.data, config.data_dir, seed=SPLIT_SEED)
     space = config.space.with_data(data.in_channels, data.num_classes)
     check_budget_is_satisfiable(space, config.budget)
+    if config.budget.needs_latency:
+        check_latency_is_satisfiable(space, config)
     url = config.storage or default_storage_url(config.runs_dir)
     storage = open_storage(url, heartbeat_interval=config.heartbeat_s)
     study = open_study(
@@ -81,6 +97,11 @@ def trained_count(study: optuna.Study) -> tuple[int, int]:
     finished = sum(counts_toward_target(t) for t in trials if t.state != TrialState.RUNNING)
     running = sum(counts_toward_target(t) for t in trials if t.state == TrialState.RUNNING)
     return finished, running
+
+
+def trained_records(study_name: str, storage: str) -> list[TrialRecord]:
+    study = optuna.load_study(study_name=study_name, storage=open_storage(storage))
+    return [r for r in read_records(study) if r.status == "trained"]
 
 
 def target_of(study: optuna.Study, config: SearchConfig) -> int:

@@ -10,27 +10,28 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, get_args
 
 import yaml
 
+from space import params
 from space.checks import check_choice, checked_fields
 from space.errors import ConfigError
 from space.families import family
-from space.member import Stem
+from space.member import Architecture, Stem
 from space.recipe import Recipe
-
-# Names of the searched dimensions in trial params; per-family ones are prefixed "<family>.".
-FAMILY_PARAM = "family"
-NETWORKS_PARAM = "S"
-IMAGE_SIZE_PARAM = "image_size"
-PER_FAMILY_PARAMS = ("depth", "width", "groups")
 
 
 @dataclass(frozen=True)
 class Candidate:
-    """An undivided network (family, depth, width, groups) split into `networks` = S members."""
+    """An undivided network (family, depth, width, groups) split into `networks` = S members.
+
+    Heterogeneous ensembles (Kondratyuk & Tan) set `members`: each member's own architecture,
+    not divided, kept in a canonical order; the top-level family/depth/width/groups are then the
+    first member's and `networks` is the member count.
+    """
 
     family: str
     depth: int
@@ -42,8 +43,11 @@ class Candidate:
     in_channels: int = 3
     num_classes: int = 10
     recipe: Recipe = field(default_factory=Recipe)
+    members: tuple[Architecture, ...] = ()
 
     def __post_init__(self) -> None:
+        if self.members:
+            self._check_members()
         arch = family(self.family)  # raises with the valid family names
         for name in ("depth", "width", "networks", "image_size", "groups"):
             value = getattr(self, name)
@@ -62,6 +66,35 @@ class Candidate:
         if not isinstance(self.recipe, Recipe):
             raise ConfigError("recipe must be a Recipe")
 
+    def _check_members(self) -> None:
+        members = tuple(
+            m if isinstance(m, Architecture) else Architecture(**m) for m in self.members
+        )
+        for m in members:
+            family(m.family).check(m.family, m.depth, m.width, m.groups)
+        members = tuple(sorted(members))
+        object.__setattr__(self, "members", members)  # canonical: permutations are one ensemble
+        if len(members) < 2:
+            raise ConfigError("a heterogeneous candidate needs at least 2 members")
+        first = members[0]
+        if (self.family, self.depth, self.width, self.groups, self.networks) != (
+            first.family, first.depth, first.width, first.groups, len(members)
+        ):  # fmt: skip
+            raise ConfigError("a heterogeneous candidate's family/depth/width/groups/networks must "
+                              "be its first member's and its member count (use with_members)")  # fmt: skip
+
+    def with_members(self, members: Sequence[Architecture], **changes: Any) -> Candidate:
+        """This candidate's data shape and recipe with the given heterogeneous members."""
+        first = min(members)
+        return self.replace(
+            family=first.family, depth=first.depth, width=first.width, groups=first.groups,
+            networks=len(members), members=tuple(members), **changes,
+        )  # fmt: skip
+
+    @property
+    def architecture(self) -> Architecture:
+        return Architecture(self.family, self.depth, self.width, self.groups)
+
     @property
     def id(self) -> str:
         """Stable across processes and versions of Python: a hash of the canonical JSON."""
@@ -70,6 +103,11 @@ class Candidate:
 
     @property
     def label(self) -> str:
+        if self.members:
+            names = " + ".join(
+                family(m.family).label(m.depth, m.width, m.groups) for m in self.members
+            )
+            return f"[{names}] @{self.image_size}px"
         base = family(self.family).label(self.depth, self.width, self.groups)
         return f"{base} S={self.networks} @{self.image_size}px"
 
@@ -80,6 +118,7 @@ class Candidate:
     def to_dict(self) -> dict[str, Any]:
         data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         data["recipe"] = self.recipe.to_dict()
+        data["members"] = [m.to_dict() for m in self.members]
         return data
 
     @classmethod
@@ -89,6 +128,12 @@ class Candidate:
         if missing:
             raise ConfigError(f"candidate is missing {', '.join(missing)}")
         values["recipe"] = Recipe.from_dict(values.get("recipe") or {})
+        raw_members = values.get("members") or []
+        if not isinstance(raw_members, list):
+            raise ConfigError("candidate members must be a list of {family, depth, width, groups}")
+        values["members"] = tuple(
+            Architecture(**checked_fields(Architecture, m, "member")) for m in raw_members
+        )
         return cls(**values)
 
     def to_yaml(self) -> str:
@@ -113,27 +158,15 @@ class Candidate:
             raise ConfigError(f"candidate JSON is malformed: {exc}") from None
         return cls.from_dict(data)
 
-    # -- Optuna trial params ------------------------------------------------------------
+    # -- Optuna trial params (space.params) ----------------------------------------------
     def to_params(self) -> dict[str, Any]:
         """The searched dimensions, named as `space.suggest` names them (for enqueue_trial)."""
-        params: dict[str, Any] = {FAMILY_PARAM: self.family}
-        for name in PER_FAMILY_PARAMS:
-            params[f"{self.family}.{name}"] = getattr(self, name)
-        params[NETWORKS_PARAM] = self.networks
-        params[IMAGE_SIZE_PARAM] = self.image_size
-        return params
+        return params.to_params(self)
 
     @classmethod
-    def from_params(cls, params: dict[str, Any], template: Candidate) -> Candidate:
+    def from_params(cls, values: dict[str, Any], template: Candidate) -> Candidate:
         """Rebuilds a candidate from trial params; `template` supplies the unsearched fields."""
-        name = params[FAMILY_PARAM]
-        per_family = {k: params.get(f"{name}.{k}", getattr(template, k)) for k in PER_FAMILY_PARAMS}
-        return template.replace(
-            family=name,
-            networks=params.get(NETWORKS_PARAM, template.networks),
-            image_size=params.get(IMAGE_SIZE_PARAM, template.image_size),
-            **per_family,
-        )
+        return params.from_params(values, template)
 
 
 def _first_line(exc: Exception) -> str:

@@ -24,27 +24,45 @@ def divided_dropout(dropout: float, networks: int) -> float:
     return dropout / networks
 
 
+def regularisation_divisor(candidate: Candidate) -> int:
+    """S for a divided network; 1 for heterogeneous members, which are chosen thin, not divided."""
+    return 1 if candidate.members else candidate.networks
+
+
+def member_weight_decay(candidate: Candidate) -> float:
+    return divided_weight_decay(candidate.recipe.weight_decay, regularisation_divisor(candidate))
+
+
 def divide(candidate: Candidate) -> list[MemberSpec]:
-    """The S member specs of a candidate (identical architectures; seeds differ at training)."""
+    """The member specs of a candidate: S copies of the divided network (seeds differ at
+    training), or a heterogeneous candidate's own members."""
+    shared = {
+        "stem": candidate.stem,
+        "in_channels": candidate.in_channels,
+        "num_classes": candidate.num_classes,
+        "dropout": divided_dropout(candidate.recipe.dropout, regularisation_divisor(candidate)),
+    }
+    if candidate.members:
+        return [
+            MemberSpec(m.family, m.depth, m.width, m.groups, **shared) for m in candidate.members
+        ]
     width, groups = family(candidate.family).divide(
         candidate.width, candidate.groups, candidate.networks
     )
-    spec = MemberSpec(
-        family=candidate.family,
-        depth=candidate.depth,
-        width=width,
-        groups=groups,
-        stem=candidate.stem,
-        in_channels=candidate.in_channels,
-        num_classes=candidate.num_classes,
-        dropout=divided_dropout(candidate.recipe.dropout, candidate.networks),
-    )
+    spec = MemberSpec(candidate.family, candidate.depth, width, groups, **shared)
     return [spec] * candidate.networks
 
 
 def undivided(candidate: Candidate) -> Candidate:
-    """The S=1 network the candidate was divided from: the baseline every result is compared to."""
-    return candidate.replace(networks=1)
+    """The S=1 network the candidate was divided from: the baseline every result is compared to.
+    A heterogeneous ensemble has none; its largest member (by parameters) stands in."""
+    if not candidate.members:
+        return candidate.replace(networks=1)
+    largest = max(candidate.members, key=lambda m: sum(p.numel() for p in build_member(
+        MemberSpec(m.family, m.depth, m.width, m.groups, candidate.stem, candidate.in_channels,
+                   candidate.num_classes)).parameters()))  # fmt: skip
+    return candidate.replace(members=(), networks=1, family=largest.family, depth=largest.depth,
+                             width=largest.width, groups=largest.groups)  # fmt: skip
 
 
 def build(candidate: Candidate) -> list[nn.Module]:

@@ -22,3 +22,16 @@ class MemberSpec:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True, order=True)
+class Architecture:
+    """One member's own architecture in a heterogeneous ensemble (members are not divided)."""
+
+    family: str
+    depth: int
+    width: int
+    groups: int = 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)

@@ -13,14 +13,14 @@ import json
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 import yaml
 
 from space.candidate import Candidate
-from space.checks import check_keys, checked_fields, checked_mapping
+from space.checks import check_choice, check_keys, checked_fields, checked_mapping
 from space.errors import ConfigError
-from space.member import Stem
+from space.member import Architecture, Stem
 from space.recipe import Recipe
 
 PRESET_PACKAGE = "space.presets"
@@ -37,8 +37,14 @@ class FamilyChoices:
         return {"depth": self.depths, "width": self.widths, "groups": self.groups}[param]
 
 
+SpaceKind = Literal["homogeneous", "heterogeneous"]
+
+
 @dataclass(frozen=True)
 class SearchSpace:
+    """`networks`: the S choices (homogeneous: one network divided into S) or the member counts
+    M (heterogeneous: every member picks its own family, depth and width from `families`)."""
+
     name: str
     families: dict[str, FamilyChoices]
     networks: tuple[int, ...]
@@ -49,8 +55,12 @@ class SearchSpace:
     recipe: Recipe = field(default_factory=Recipe)
     references: tuple[dict[str, Any], ...] = ()
     description: str = ""
+    kind: SpaceKind = "homogeneous"
 
     def __post_init__(self) -> None:
+        check_choice("space kind", self.kind, get_args(SpaceKind))
+        if self.kind == "heterogeneous" and min(self.networks) < 2:
+            raise ConfigError(f"heterogeneous space '{self.name}' needs member counts >= 2")
         if not self.families:
             raise ConfigError(f"space '{self.name}' names no families")
         for what in ("networks", "image_sizes"):
@@ -66,7 +76,8 @@ class SearchSpace:
         return sorted(self.families)
 
     def template(self) -> Candidate:
-        """A valid candidate carrying the space's unsearched fields (stem, data shape, recipe)."""
+        """A valid homogeneous candidate carrying the space's unsearched fields (stem, data
+        shape, recipe); `suggest` replaces the searched ones."""
         name = self.family_names[0]
         choices = self.families[name]
         return Candidate(
@@ -74,7 +85,7 @@ class SearchSpace:
             depth=choices.depths[0],
             width=choices.widths[0],
             groups=choices.groups[0],
-            networks=self.networks[0],
+            networks=1,
             image_size=self.image_sizes[0],
             stem=self.stem,
             in_channels=self.in_channels,
@@ -82,8 +93,25 @@ class SearchSpace:
             recipe=self.recipe,
         )
 
+    def architectures(self) -> list[Architecture]:
+        return [
+            Architecture(name, d, w, g)
+            for name in self.family_names
+            for d, w, g in itertools.product(
+                self.families[name].depths, self.families[name].widths, self.families[name].groups
+            )
+        ]
+
     def candidates(self) -> list[Candidate]:
+        """Every candidate (heterogeneous: every multiset of architectures of each size M)."""
         template = self.template()
+        if self.kind == "heterogeneous":
+            return [
+                template.with_members(combo, image_size=px)
+                for m in self.networks
+                for combo in itertools.combinations_with_replacement(self.architectures(), m)
+                for px in self.image_sizes
+            ]
         return [
             template.replace(family=name, depth=d, width=w, groups=g, networks=s, image_size=px)
             for name in self.family_names
@@ -121,6 +149,7 @@ class SearchSpace:
             "input": {"channels": self.in_channels, "classes": self.num_classes},
             "recipe": self.recipe.to_dict(),
             "references": [dict(r) for r in self.references],
+            "kind": self.kind,
         }
 
     @property
@@ -131,7 +160,7 @@ class SearchSpace:
 
 
 SPACE_KEYS = ("description", "families", "networks", "image_sizes", "stem", "input", "recipe")
-SPACE_KEYS += ("references",)
+SPACE_KEYS += ("references", "kind")
 
 
 def preset_names() -> list[str]:
@@ -178,6 +207,7 @@ def space_from_dict(data: Any, name: str, where: str = "space") -> SearchSpace:
         num_classes=data_input.get("classes", 10),
         recipe=Recipe.from_dict(data.get("recipe") or {}),
         references=tuple(_parse_reference(r, where) for r in data.get("references") or []),
+        kind=data.get("kind", "homogeneous"),
     )
 
 

@@ -9,13 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from space.candidate import (
-    FAMILY_PARAM,
-    IMAGE_SIZE_PARAM,
-    NETWORKS_PARAM,
-    PER_FAMILY_PARAMS,
-    Candidate,
-)
+from space.candidate import Candidate
+from space.params import FAMILY, IMAGE_SIZE, MEMBERS, NETWORKS, PER_FAMILY, member_prefix
 from space.search_space import SearchSpace
 
 
@@ -24,12 +19,27 @@ class SuggestsCategorical(Protocol):
 
 
 def suggest(trial: SuggestsCategorical, space: SearchSpace) -> Candidate:
-    name = trial.suggest_categorical(FAMILY_PARAM, space.family_names)
-    choices = space.families[name]
-    params: dict[str, Any] = {FAMILY_PARAM: name}
-    for key in PER_FAMILY_PARAMS:
-        options = list(choices.options(key))
-        params[f"{name}.{key}"] = trial.suggest_categorical(f"{name}.{key}", options)
-    params[NETWORKS_PARAM] = trial.suggest_categorical(NETWORKS_PARAM, list(space.networks))
-    params[IMAGE_SIZE_PARAM] = trial.suggest_categorical(IMAGE_SIZE_PARAM, list(space.image_sizes))
+    params: dict[str, Any] = {}
+    if space.kind == "heterogeneous":
+        count = trial.suggest_categorical(MEMBERS, list(space.networks))
+        params[MEMBERS] = count
+        for i in range(count):
+            params.update(_suggest_architecture(trial, space, member_prefix(i)))
+    else:
+        params.update(_suggest_architecture(trial, space, ""))
+        params[NETWORKS] = trial.suggest_categorical(NETWORKS, list(space.networks))
+    params[IMAGE_SIZE] = trial.suggest_categorical(IMAGE_SIZE, list(space.image_sizes))
     return Candidate.from_params(params, space.template())
+
+
+def _suggest_architecture(
+    trial: SuggestsCategorical, space: SearchSpace, prefix: str
+) -> dict[str, Any]:
+    name = trial.suggest_categorical(f"{prefix}{FAMILY}", space.family_names)
+    choices = space.families[name]
+    params: dict[str, Any] = {f"{prefix}{FAMILY}": name}
+    for key in PER_FAMILY:
+        params[f"{prefix}{name}.{key}"] = trial.suggest_categorical(
+            f"{prefix}{name}.{key}", list(choices.options(key))
+        )
+    return params

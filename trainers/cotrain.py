@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 
 from space.candidate import Candidate
-from space.division import divide, divided_weight_decay
+from space.division import divide, member_weight_decay
 from space.families import build_member
 from trainers.augment import views
 from trainers.data.source import DataSource
@@ -82,7 +82,7 @@ class CoTrainer:
         size = candidate.image_size
         self.train_images, self.train_labels = data.train.resized(size), data.train.labels
         self.val_inputs = data.normalise(data.val.resized(size))
-        wd = divided_weight_decay(self.recipe.weight_decay, candidate.networks)
+        wd = member_weight_decay(candidate)
         self.optimizer = make_optimizer(self.ensemble, self.recipe, wd)
         self.steps_per_epoch = max(1, len(self.train_labels) // self.recipe.batch_size)
         self.schedule = make_schedule(self.optimizer, self.recipe, self.steps_per_epoch)

@@ -1,5 +1,6 @@
-"""Inference latency of an ensemble: members one after another vs concurrently, and the
-undivided network, at batch 1 and at a throughput batch.
+"""Inference latency of an ensemble: members one after another vs concurrently, the undivided
+network, and the slowest member alone (what bounds members served in parallel on separate
+devices, the latency Kondratyuk & Tan penalise), at batch 1 and at a throughput batch.
 
 Concurrent means CUDA streams on a GPU; on a CPU, one thread per member with the intra-op
 threads divided among them. Latency does not depend on trained weights, so this runs on a
@@ -21,7 +22,7 @@ from torch import Tensor, nn
 from space.candidate import Candidate
 from space.division import build, undivided
 
-Mode = Literal["sequential", "concurrent", "undivided"]
+Mode = Literal["sequential", "concurrent", "undivided", "slowest_member"]
 
 
 @dataclass(frozen=True)
@@ -147,4 +148,10 @@ def measure_latency(
         rows.append(
             _row("undivided", batch, measure_members(baseline, x, "sequential", warmup, repeats))
         )
+        distinct = members if candidate.members else members[:1]  # divided members are identical
+        alone = [
+            _row("slowest_member", batch, measure_members([m], x, "sequential", warmup, repeats))
+            for m in distinct
+        ]
+        rows.append(max(alone, key=lambda row: row.median_ms))
     return LatencyTable(device_name(device), tuple(rows))

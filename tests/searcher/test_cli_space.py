@@ -17,7 +17,10 @@ def test_space_show_marks_candidates_over_budget(capsys: pytest.CaptureFixture[s
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["space", "show", "--space", "nope"], "unknown space preset 'nope'; valid: cifar"),
+        (
+            ["space", "show", "--space", "nope"],
+            "unknown space preset 'nope'; valid: cifar, cifar-hetero",
+        ),
         (["space", "show", "--budget-gflops", "-1"], "-1 must be > 0"),
         (["space", "show", "--budget-gflops", "abc"], "'abc' is not a number"),
         (["space", "show", "--space", "missing.yaml"], "space file missing.yaml does not exist"),

@@ -50,7 +50,7 @@ def test_tiny_search_stores_the_documented_attributes(
         assert record.attrs[attrs.GFLOPS] == pytest.approx(estimate(candidate).gflops)
         assert len(record.attrs[attrs.MEMBER_ACCURACIES]) == candidate.networks
         assert {row["mode"] for row in record.attrs[attrs.LATENCY]["rows"]} == {
-            "sequential", "concurrent", "undivided"
+            "sequential", "concurrent", "undivided", "slowest_member"
         }  # fmt: skip
         loaded, ensemble = load_checkpoint(record.attrs[attrs.CHECKPOINT])
         assert loaded == candidate and len(ensemble) == candidate.networks

@@ -23,7 +23,7 @@ def run_cli(argv: list[str]) -> int | str | None:
         (["--budget-params-m", "lots"], "'lots' is not a number"),
         (["--budget-latency-ms", "-3"], "-3 must be > 0"),
         (["--n-trials", "0"], "0 must be >= 1"),
-        (["--space", "nope"], "unknown space preset 'nope'; valid: cifar, digits, imagenet"),
+        (["--space", "nope"], "unknown space preset 'nope'; valid: cifar, cifar-hetero, digits, digits-hetero, imagenet"),
         (["--data", "mnist"], "unknown data set 'mnist'; valid: cifar10, cifar100, digits, imagefolder"),
         (["--data", "cifar10"], "data set 'cifar10' needs --data-dir"),
         (["--data", "cifar10", "--data-dir", "/no/such/dir"], "data directory /no/such/dir does not exist"),

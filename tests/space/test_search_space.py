@@ -85,7 +85,9 @@ def test_bad_space_files_are_refused_with_one_clear_message(
 
 
 def test_unknown_preset_and_missing_file() -> None:
-    with pytest.raises(ConfigError, match="unknown space preset 'tiny'; valid: cifar, digits"):
+    with pytest.raises(
+        ConfigError, match="unknown space preset 'tiny'; valid: cifar, cifar-hetero, digits"
+    ):
         load_space("tiny")
     with pytest.raises(ConfigError, match="does not exist"):
         load_space("missing.yaml")
