@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from searcher import attrs
 from searcher.config import SearchConfig
 from searcher.records import TrialRecord
-from searcher.search import run_search, trained_records
+from searcher.search import run_search, study_records
 from searcher.tables import render
 from space.errors import ConfigError
 from space.search_space import SearchSpace
@@ -70,12 +70,14 @@ def run_compare(
         out(f"\n=== {series.name}: study '{name}' ===")
         series_config = dataclasses.replace(config, space=series.space, study=name)
         summary = run_search(series_config, out=out)
-        trained = trained_records(summary.study_name, summary.storage)
+        records = study_records(summary.study_name, summary.storage)
+        trained = [r for r in records if r.status == "trained"]
+        pruned = sum(r.status == "pruned" for r in records)
         best = best_within(trained, config)
         rows.append({
             "series": series.name,
             "study": name,
-            "trained trials": len(trained),
+            "trials trained + pruned": f"{len(trained)} + {pruned}",
             "best accuracy": f"{best.accuracy:.4f}" if best else "-",
             "best candidate": best.label if best else "-",
             "GFLOPs": f"{best.attrs[attrs.GFLOPS]:.4g}" if best else "-",

@@ -99,9 +99,8 @@ def trained_count(study: optuna.Study) -> tuple[int, int]:
     return finished, running
 
 
-def trained_records(study_name: str, storage: str) -> list[TrialRecord]:
-    study = optuna.load_study(study_name=study_name, storage=open_storage(storage))
-    return [r for r in read_records(study) if r.status == "trained"]
+def study_records(study_name: str, storage: str) -> list[TrialRecord]:
+    return read_records(optuna.load_study(study_name=study_name, storage=open_storage(storage)))
 
 
 def target_of(study: optuna.Study, config: SearchConfig) -> int:
@@ -126,6 +125,7 @@ class SearchLoop:
             progress,
         )
         self.target = target_of(self.study, config)
+        self.last_waited_for = 0
         self.objective = TrialObjective(
             prepared.space, prepared.data, config, progress, self.target
         )
@@ -169,6 +169,8 @@ class SearchLoop:
 
     def wait_for_others(self, running: int) -> None:
         """Running trials of other workers either finish or, if their worker died, go stale."""
-        self.progress.waiting(running)
+        if running != self.last_waited_for:  # say it once per change, not every poll
+            self.progress.waiting(running)
+            self.last_waited_for = running
         time.sleep(self.POLL_S)
         optuna.storages.fail_stale_trials(self.study)

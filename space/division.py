@@ -58,11 +58,13 @@ def undivided(candidate: Candidate) -> Candidate:
     A heterogeneous ensemble has none; its largest member (by parameters) stands in."""
     if not candidate.members:
         return candidate.replace(networks=1)
-    largest = max(candidate.members, key=lambda m: sum(p.numel() for p in build_member(
-        MemberSpec(m.family, m.depth, m.width, m.groups, candidate.stem, candidate.in_channels,
-                   candidate.num_classes)).parameters()))  # fmt: skip
-    return candidate.replace(members=(), networks=1, family=largest.family, depth=largest.depth,
-                             width=largest.width, groups=largest.groups)  # fmt: skip
+    specs = divide(candidate)
+    sizes = [sum(p.numel() for p in build_member(spec).parameters()) for spec in specs]
+    largest = candidate.members[sizes.index(max(sizes))]
+    return candidate.replace(
+        members=(), networks=1, family=largest.family, depth=largest.depth,
+        width=largest.width, groups=largest.groups,
+    )  # fmt: skip
 
 
 def build(candidate: Candidate) -> list[nn.Module]:

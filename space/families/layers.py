@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 from torch import Tensor, nn
 
 from space.member import Stem
@@ -13,6 +15,29 @@ def conv3x3(cin: int, cout: int, stride: int = 1, groups: int = 1) -> nn.Conv2d:
 
 def conv1x1(cin: int, cout: int, stride: int = 1) -> nn.Conv2d:
     return nn.Conv2d(cin, cout, 1, stride=stride, bias=False)
+
+
+def projection_shortcut(cin: int, cout: int, stride: int) -> nn.Module:
+    """Identity when shapes match, else a strided 1x1 conv with batch norm (ResNet option B)."""
+    if stride == 1 and cin == cout:
+        return nn.Identity()
+    return nn.Sequential(conv1x1(cin, cout, stride), nn.BatchNorm2d(cout))
+
+
+Block = Callable[[int, int, int, int], nn.Module]  # (stage, cin, cout, stride) -> block
+
+
+def stages(
+    cin: int, outputs: Sequence[int], blocks_per_stage: int, block: Block
+) -> tuple[nn.Sequential, int]:
+    """The CIFAR layout: one stage per output width, the first block of each later stage
+    halving the resolution. Returns the blocks and their output channels."""
+    layers = []
+    for stage, cout in enumerate(outputs):
+        for i in range(blocks_per_stage):
+            layers.append(block(stage, cin, cout, 2 if stage > 0 and i == 0 else 1))
+            cin = cout
+    return nn.Sequential(*layers), cin
 
 
 def stem(kind: Stem, cin: int, cout: int, post_activation: bool) -> nn.Sequential:

@@ -7,7 +7,14 @@ import math
 from torch import Tensor, nn
 
 from space.families.base import FAMILIES, Family
-from space.families.layers import ClassifierHead, conv1x1, conv3x3, init_weights, stem
+from space.families.layers import (
+    ClassifierHead,
+    conv3x3,
+    init_weights,
+    projection_shortcut,
+    stages,
+    stem,
+)
 from space.member import MemberSpec
 
 # The paper's stem widths for S = 1, 2, 4 (CIFAR 16 -> 12 -> 8; ImageNet 64 -> 44 -> 32).
@@ -22,9 +29,7 @@ class BasicBlock(nn.Module):
         self.conv2 = conv3x3(cout, cout)
         self.bn2 = nn.BatchNorm2d(cout)
         self.relu = nn.ReLU(inplace=True)
-        self.shortcut: nn.Module = nn.Identity()
-        if stride != 1 or cin != cout:
-            self.shortcut = nn.Sequential(conv1x1(cin, cout, stride), nn.BatchNorm2d(cout))
+        self.shortcut = projection_shortcut(cin, cout, stride)
 
     def forward(self, x: Tensor) -> Tensor:
         out = self.relu(self.bn1(self.conv1(x)))
@@ -37,13 +42,12 @@ class ResNet(nn.Module):
         blocks_per_stage = (spec.depth - 2) // 6
         widths = [spec.width, 2 * spec.width, 4 * spec.width]
         self.stem = stem(spec.stem, spec.in_channels, spec.width, post_activation=True)
-        layers: list[nn.Module] = []
-        cin = spec.width
-        for stage, cout in enumerate(widths):
-            for i in range(blocks_per_stage):
-                layers.append(BasicBlock(cin, cout, 2 if stage > 0 and i == 0 else 1))
-                cin = cout
-        self.blocks = nn.Sequential(*layers)
+        self.blocks, cin = stages(
+            spec.width,
+            widths,
+            blocks_per_stage,
+            lambda _, cin, cout, stride: BasicBlock(cin, cout, stride),
+        )
         self.head = ClassifierHead(cin, spec.num_classes, spec.dropout)
         init_weights(self)
 

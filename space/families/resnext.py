@@ -10,7 +10,15 @@ from torch import Tensor, nn
 
 from space.errors import ConfigError
 from space.families.base import FAMILIES, Family
-from space.families.layers import ClassifierHead, conv1x1, conv3x3, init_weights, stem
+from space.families.layers import (
+    ClassifierHead,
+    conv1x1,
+    conv3x3,
+    init_weights,
+    projection_shortcut,
+    stages,
+    stem,
+)
 from space.member import MemberSpec
 
 STEM_CHANNELS = 64
@@ -27,9 +35,7 @@ class Bottleneck(nn.Module):
         self.conv3 = conv1x1(inner, cout)
         self.bn3 = nn.BatchNorm2d(cout)
         self.relu = nn.ReLU(inplace=True)
-        self.shortcut: nn.Module = nn.Identity()
-        if stride != 1 or cin != cout:
-            self.shortcut = nn.Sequential(conv1x1(cin, cout, stride), nn.BatchNorm2d(cout))
+        self.shortcut = projection_shortcut(cin, cout, stride)
 
     def forward(self, x: Tensor) -> Tensor:
         out = self.relu(self.bn1(self.conv1(x)))
@@ -42,15 +48,12 @@ class ResNeXt(nn.Module):
         super().__init__()
         blocks_per_stage = (spec.depth - 2) // 9
         self.stem = stem(spec.stem, spec.in_channels, STEM_CHANNELS, post_activation=True)
-        layers: list[nn.Module] = []
-        cin = STEM_CHANNELS
-        for stage, cout in enumerate(STAGE_OUTPUTS):
-            inner = spec.groups * spec.width * 2**stage
-            for i in range(blocks_per_stage):
-                stride = 2 if stage > 0 and i == 0 else 1
-                layers.append(Bottleneck(cin, inner, cout, spec.groups, stride))
-                cin = cout
-        self.blocks = nn.Sequential(*layers)
+
+        def block(stage: int, cin: int, cout: int, stride: int) -> nn.Module:
+            inner = spec.groups * spec.width * 2**stage  # C x d, doubling with each stage
+            return Bottleneck(cin, inner, cout, spec.groups, stride)
+
+        self.blocks, cin = stages(STEM_CHANNELS, STAGE_OUTPUTS, blocks_per_stage, block)
         self.head = ClassifierHead(cin, spec.num_classes, spec.dropout)
         init_weights(self)
 

@@ -7,7 +7,7 @@ import math
 from torch import Tensor, nn
 
 from space.families.base import FAMILIES, Family
-from space.families.layers import ClassifierHead, conv1x1, conv3x3, init_weights, stem
+from space.families.layers import ClassifierHead, conv1x1, conv3x3, init_weights, stages, stem
 from space.member import MemberSpec
 
 STEM_CHANNELS = 16
@@ -37,13 +37,12 @@ class WideResNet(nn.Module):
         blocks_per_stage = (spec.depth - 4) // 6
         widths = [16 * spec.width, 32 * spec.width, 64 * spec.width]
         self.stem = stem(spec.stem, spec.in_channels, STEM_CHANNELS, post_activation=False)
-        layers: list[nn.Module] = []
-        cin = STEM_CHANNELS
-        for stage, cout in enumerate(widths):
-            for i in range(blocks_per_stage):
-                layers.append(PreActBlock(cin, cout, 2 if stage > 0 and i == 0 else 1))
-                cin = cout
-        self.blocks = nn.Sequential(*layers)
+        self.blocks, cin = stages(
+            STEM_CHANNELS,
+            widths,
+            blocks_per_stage,
+            lambda _, cin, cout, stride: PreActBlock(cin, cout, stride),
+        )
         self.final = nn.Sequential(nn.BatchNorm2d(cin), nn.ReLU(inplace=True))
         self.head = ClassifierHead(cin, spec.num_classes, spec.dropout)
         init_weights(self)

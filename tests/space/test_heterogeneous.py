@@ -65,3 +65,13 @@ def test_heterogeneous_space_enumerates_multisets_and_suggests_members() -> None
     candidate = suggest(trial, space)
     assert [m.family for m in candidate.members] == ["resnet", "wide_resnet"]
     assert Candidate.from_params(trial.params, space.template()) == candidate
+
+
+def test_the_largest_member_stands_in_for_the_undivided_network() -> None:
+    from space import undivided
+
+    baseline = undivided(TEMPLATE.with_members(MEMBERS))
+    assert baseline.members == () and baseline.networks == 1
+    assert baseline.architecture == Architecture(
+        "wide_resnet", 10, 1
+    )  # 0.08 M vs 0.003-0.005 M params

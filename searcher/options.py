@@ -1,0 +1,183 @@
+"""Command-line options shared by the `searcher` subcommands, and the config-file overlay."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+import yaml
+
+from searcher.config import SearchConfig
+from space.budget import Budget
+from space.errors import ConfigError
+from space.search_space import SearchSpace, load_space, preset_names
+from trainers.data import DATASETS
+
+
+class OneLineErrorParser(argparse.ArgumentParser):
+    """argparse prints the whole usage on a bad option; one line that names the problem is clearer."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text} must be > 0")
+    return value
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} must be >= 1")
+    return value
+
+
+def add_budget_arguments(parser: argparse.ArgumentParser, latency: bool = False) -> None:
+    parser.add_argument("--budget-gflops", type=positive_float, help="max GFLOPs (multiply-adds)")
+    parser.add_argument("--budget-params-m", type=positive_float, help="max parameters, millions")
+    if latency:
+        parser.add_argument(
+            "--budget-latency-ms", type=positive_float, help="max concurrent latency"
+        )
+        parser.add_argument(
+            "--latency-batch", type=positive_int, default=1, help="batch of that latency"
+        )
+        parser.add_argument(
+            "--member-latency-ms", type=positive_float, help="T for the slowest member"
+        )
+        parser.add_argument("--latency-reward", choices=["hard", "soft"], default="hard",
+                            help="hard: slowest member <= T; soft: accuracy * (latency / T) ** -0.07")  # fmt: skip
+
+
+def budget_from(args: argparse.Namespace) -> Budget:
+    return Budget(
+        gflops=args.budget_gflops,
+        params_m=args.budget_params_m,
+        latency_ms=getattr(args, "budget_latency_ms", None),
+        latency_batch=getattr(args, "latency_batch", 1),
+        member_latency_ms=getattr(args, "member_latency_ms", None),
+        latency_reward=getattr(args, "latency_reward", "hard"),
+    )
+
+
+DEFAULT_SPACES = {
+    "digits": "digits",
+    "cifar10": "cifar",
+    "cifar100": "cifar",
+    "imagefolder": "imagenet",
+}
+
+
+def space_for(args: argparse.Namespace, kind: str) -> SearchSpace:
+    """--space, or the data set's preset of the requested kind (`digits`, `digits-hetero`, ...)."""
+    DATASETS.get(args.data)  # an unknown data set is an error before anything else
+    name = args.space or DEFAULT_SPACES[args.data] + ("-hetero" if kind == "heterogeneous" else "")
+    if name not in preset_names() and not args.space:
+        raise ConfigError(f"no {kind} preset for data set '{args.data}'; give --space FILE")
+    space = load_space(name)
+    if space.kind != kind:
+        raise ConfigError(f"space '{space.name}' is {space.kind}, not {kind} (--space-kind)")
+    return space
+
+
+def search_config(args: argparse.Namespace, space: SearchSpace) -> SearchConfig:
+    return SearchConfig(
+        space=space,
+        data=args.data,
+        data_dir=args.data_dir,
+        storage=args.storage,
+        study=args.study,
+        n_trials=args.n_trials,
+        timeout_s=args.timeout,
+        budget=budget_from(args),
+        objective=args.objective,
+        device=args.device,
+        seed=args.seed,
+        runs_dir=Path(args.runs_dir),
+        pruning=not args.no_pruning,
+        heartbeat_s=args.heartbeat_s,
+    )
+
+
+def apply_config_file(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> None:
+    """`--config FILE`: YAML of option names (as on the command line, without dashes) whose
+    values become defaults; options given on the command line still win."""
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--config")
+    known, _ = pre.parse_known_args(argv)
+    if not known.config:
+        return
+    path = Path(known.config)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    try:
+        values = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(
+            f"config file {path} is malformed YAML: {' '.join(str(exc).split())}"
+        ) from None
+    if not isinstance(values, dict):
+        raise ConfigError(f"config file {path} must be a mapping of option names to values")
+    words = list(argv) if argv is not None else sys.argv[1:]
+    command = words[0] if words else ""
+    run = parser._subparsers._group_actions[0].choices.get(command)  # type: ignore[union-attr]
+    if run is None:
+        raise ConfigError(f"--config applies to run and compare, not {command}")
+    valid = sorted(
+        a.dest.replace("_", "-") for a in run._actions if a.dest not in ("help", "config")
+    )
+    unknown = sorted(set(values) - set(valid))
+    if unknown:
+        raise ConfigError(
+            f"config file {path}: unknown option(s) {', '.join(unknown)}; valid: {', '.join(valid)}"
+        )
+    run.set_defaults(**{k.replace("-", "_"): v for k, v in values.items()})
+
+
+def add_storage_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--storage", help="SQLAlchemy URL (default: sqlite file runs/divco.db)")
+    parser.add_argument("--study", help="study name (default: <data>-<space>)")
+    parser.add_argument("--runs-dir", default="runs", help="checkpoints and the default storage")
+
+
+def add_search_arguments(parser: argparse.ArgumentParser, n_trials: int) -> None:
+    """The options of `run` and `compare`: what to search, on what data, under what budget."""
+    parser.add_argument("--config", help="YAML file of these options; command-line options win")
+    parser.add_argument(
+        "--space", help=f"preset ({', '.join(preset_names())}) or YAML (default: the data set's)"
+    )
+    parser.add_argument("--data", default="digits", help=f"data set: {', '.join(DATASETS.keys())}")
+    parser.add_argument("--data-dir", help="directory of the data set (all but digits)")
+    add_storage_arguments(parser)
+    parser.add_argument(
+        "--n-trials", type=positive_int, default=n_trials, help="candidates to train"
+    )
+    parser.add_argument("--timeout", type=positive_float, help="per worker: no new trial after s")
+    add_budget_arguments(parser, latency=True)
+    parser.add_argument("--objective", default="gflops", choices=["gflops", "latency"])
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--no-pruning", action="store_true", help="train every candidate to the end"
+    )
+
+
+def add_pool_arguments(parser: argparse.ArgumentParser, cpu_flag: str) -> None:
+    pool = parser.add_mutually_exclusive_group()
+    pool.add_argument("--devices", help="GPU indices, one worker process pinned to each: 0,1,2,3")
+    pool.add_argument(cpu_flag, dest=cpu_flag.lstrip("-").replace("-", "_"), type=positive_int, default=1,
+                      help="number of CPU worker processes")  # fmt: skip
+    parser.add_argument("--heartbeat-s", type=positive_int, default=10,
+                        help="a killed worker's trial is failed and retried after 3 missed beats")  # fmt: skip
