@@ -84,9 +84,12 @@ def frontier_tab(
             f"Most accurate within budget: trial {b['trial']}, {b['label']}: accuracy {b['accuracy']:.4f} at {b[cost]:.4g} ({cost_title})"
         )
     st.markdown(f"**Pareto front: {len(front)} of {len(frame)} trials**")
-    table = front[
-        ["trial", "label", "accuracy", cost, "S", "width", "family", "image_size", "members"]
-    ]
+    columns = ["trial", "label", "accuracy", cost, "S", "width", "family", "image_size", "members"]
+    table = front[columns].copy()
+    table[cost] = table[cost].map(
+        lambda v: f"{v:.4g}"
+    )  # costs span decades: keep significant digits
+    table["accuracy"] = table["accuracy"].map(lambda v: f"{v:.4f}")
     st.table(table.rename(columns={cost: cost_title}).set_index("trial"))
     return best
 

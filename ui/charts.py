@@ -5,8 +5,16 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
+from ui.data import SERIES
+
 TOOLTIP = ["trial", "label", "status", "series", "accuracy", "members", "gflops", "params_m",
            "latency_concurrent_b1", "latency_sequential_b1", "image_size", "device"]  # fmt: skip
+SERIES_COLOURS = [
+    "#7f7f7f",
+    "#d62728",
+    "#1f77b4",
+    "#2ca02c",
+]  # single, co-trained, independent, hetero
 SHAPES = ["circle", "square", "triangle-up", "diamond", "cross", "triangle-down"]
 
 
@@ -75,7 +83,9 @@ def series_chart(
 ) -> alt.Chart:
     x = alt.X(f"{cost}:Q", title=cost_title, scale=_cost_scale(frame, cost))
     y = alt.Y("accuracy:Q", title="ensemble accuracy (validation)", scale=alt.Scale(zero=False))
-    color = alt.Color("series:N", title="series")
+    color = alt.Color(
+        "series:N", title="series", scale=alt.Scale(domain=list(SERIES), range=SERIES_COLOURS)
+    )
     points = (
         alt.Chart(frame)
         .mark_point(filled=True, size=70, opacity=0.5)
