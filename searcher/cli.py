@@ -7,6 +7,7 @@ else is caught, so real bugs still show their traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
@@ -70,7 +71,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
         timeout_s=args.timeout,
         runs_dir=Path(args.runs_dir),
         heartbeat_s=args.heartbeat_s,
-        seed=args.seed,
+        # distinct sampler seeds on every machine, unless one is asked for (it is stored per trial)
+        seed=args.seed if args.seed is not None else os.getpid(),
     )
     if config.n_trials < 1:
         raise ConfigError("the study has no trial target yet; give --n-trials")

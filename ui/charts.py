@@ -7,8 +7,9 @@ import pandas as pd
 
 from ui.data import SERIES
 
-TOOLTIP = ["trial", "label", "status", "series", "accuracy", "members", "gflops", "params_m",
-           "latency_concurrent_b1", "latency_sequential_b1", "image_size", "device"]  # fmt: skip
+TOOLTIP = ["trial", "label", "status", "series", "family", "depth", "width", "groups", "S",
+           "image_size", "accuracy", "members", "test_accuracy", "gflops", "params_m",
+           "latency_concurrent_b1", "latency_sequential_b1", "latency_undivided_b1", "device"]  # fmt: skip
 SERIES_COLOURS = [
     "#7f7f7f",
     "#d62728",

@@ -19,6 +19,7 @@ COST_AXES = {
     "latency, batch 1, sequential (ms)": "latency_sequential_b1",
     "latency, throughput batch, concurrent (ms)": "latency_concurrent_throughput",
     "latency, throughput batch, sequential (ms)": "latency_sequential_throughput",
+    "latency, batch 1, slowest member (ms)": "latency_slowest_member_b1",
 }
 SERIES = ("single network", "divided, co-trained", "independent ensemble", "heterogeneous ensemble")
 HIDDEN_BY_DEFAULT = ("infeasible", "failed", "duplicate", "surplus", "running", "waiting")
@@ -66,7 +67,7 @@ def to_frame(records: list[TrialRecord], study: str = "") -> pd.DataFrame:
             "train_s": r.attrs.get(attrs.TRAIN_SECONDS),
             "candidate_yaml": yaml.safe_dump(c, sort_keys=False) if c else "",
         }
-        row |= {column: r.cost(column) for column in COST_AXES.values()}
+        row |= {column: r.cost(column) for column in (*COST_AXES.values(), "latency_undivided_b1")}
         rows.append(row)
     return pd.DataFrame(rows)
 
