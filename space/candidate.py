@@ -141,22 +141,14 @@ class Candidate:
 
     @classmethod
     def from_yaml(cls, text: str) -> Candidate:
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"candidate YAML is malformed: {_first_line(exc)}") from None
-        return cls.from_dict(data)
+        return cls.from_dict(_parse(text, "YAML"))
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> Candidate:
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"candidate JSON is malformed: {exc}") from None
-        return cls.from_dict(data)
+        return cls.from_dict(_parse(text, "JSON"))
 
     # -- Optuna trial params (space.params) ----------------------------------------------
     def to_params(self) -> dict[str, Any]:
@@ -169,5 +161,10 @@ class Candidate:
         return params.from_params(values, template)
 
 
-def _first_line(exc: Exception) -> str:
-    return " ".join(str(exc).split())
+def _parse(text: str, syntax: str) -> Any:
+    try:
+        return yaml.safe_load(text) if syntax == "YAML" else json.loads(text)
+    except (yaml.YAMLError, json.JSONDecodeError) as exc:
+        raise ConfigError(
+            f"candidate {syntax} is malformed: {' '.join(str(exc).split())}"
+        ) from None
