@@ -124,7 +124,7 @@ def test_sigterm_stops_a_worker_cleanly(tmp_path: Path) -> None:
     ("argv", "message"),
     [
         (["worker", "--storage", "postgresql://nobody:secret@127.0.0.1:1/none"], "cannot open storage postgresql://nobody:***@127.0.0.1:1/none"),
-        (["run", "--cpu-workers", "0"], "unrecognized arguments"),
+        (["worker", "--storage", "sqlite:///x.db", "--cpu-workers", "0"], "argument --cpu-workers: 0 must be >= 1"),
         (["run", "--workers", "0"], "argument --workers: 0 must be >= 1"),
         (["run", "--devices", "7"], "device index 7 does not exist; this machine has"),
         (["run", "--devices", "a,b"], "must be comma-separated GPU indices"),
