@@ -44,6 +44,8 @@ class SearchSummary:
 
 
 def check_budget_is_satisfiable(space: SearchSpace, budget: Budget) -> None:
+    if budget.gflops is None and budget.params_m is None:
+        return  # nothing to cost up front (large spaces take a while to cost)
     candidates = space.candidates()
     if not any(not over_budget(c, budget) for c in candidates):
         cheapest = min(candidates, key=lambda c: (estimate(c).gflops, estimate(c).params_m))
