@@ -20,6 +20,7 @@ from searcher import attrs
 from searcher.export_files import write_manifest, write_readme
 from searcher.onnx_graph import MEMBER_OUTPUTS, OUTPUTS, DeployableEnsemble, Normalised, write_onnx
 from searcher.records import TrialRecord, read_records
+from searcher.search import SPLIT_SEED
 from searcher.storage import open_storage, redact
 from searcher.study import load_existing_study
 from space.budget import Budget
@@ -29,7 +30,6 @@ from trainers.checkpoint import load_checkpoint, save_checkpoint
 from trainers.data import DataSource, load_data
 from trainers.ensemble import Ensemble
 
-SPLIT_SEED = 0  # the search's validation split (searcher.search.SPLIT_SEED)
 TOLERANCE = 1e-4
 
 

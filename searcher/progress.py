@@ -10,6 +10,7 @@ from searcher import attrs
 from searcher.frontier import pareto_front
 from searcher.records import TrialRecord
 from searcher.storage import redact
+from searcher.study import OBJECTIVE_ATTRS
 from searcher.tables import frontier_rows, render
 from space.candidate import Candidate
 from space.cost import estimate
@@ -95,8 +96,7 @@ class Progress:
             ", ".join(f"{n} {status}" for status, n in sorted(summary.counts.items())) or "nothing"
         )
         self.out(f"\nthis run: {counts} in {summary.seconds:.0f} s")
-        cost_key = attrs.GFLOPS if self.objective == "gflops" else attrs.LATENCY_MS
-        front = pareto_front(records, cost_key)
+        front = pareto_front(records, OBJECTIVE_ATTRS[self.objective])
         self.out(
             f"Pareto front of study '{summary.study_name}' ({len(front)} of {len(records)} trials):"
         )

@@ -7,6 +7,7 @@ typo or an impossible depth is refused with the allowed choices before any trial
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import itertools
 import json
@@ -66,7 +67,7 @@ class SearchSpace:
         for what in ("networks", "image_sizes"):
             if not getattr(self, what):
                 raise ConfigError(f"space '{self.name}' has an empty '{what}' list")
-        all_candidates = self.candidates()  # validates every combination
+        all_candidates = set(self._all_candidates)  # builds, so validates, every combination
         for ref in self.reference_candidates():
             if ref not in all_candidates:
                 raise ConfigError(f"reference {ref.label} is outside space '{self.name}'")
@@ -104,22 +105,27 @@ class SearchSpace:
 
     def candidates(self) -> list[Candidate]:
         """Every candidate (heterogeneous: every multiset of architectures of each size M)."""
+        return list(self._all_candidates)
+
+    @functools.cached_property
+    def _all_candidates(self) -> tuple[Candidate, ...]:
+        """Enumerated once per space: validation, budget checks and progress all need them."""
         template = self.template()
         if self.kind == "heterogeneous":
-            return [
+            return tuple(
                 template.with_members(combo, image_size=px)
                 for m in self.networks
                 for combo in itertools.combinations_with_replacement(self.architectures(), m)
                 for px in self.image_sizes
-            ]
-        return [
+            )
+        return tuple(
             template.replace(family=name, depth=d, width=w, groups=g, networks=s, image_size=px)
             for name in self.family_names
             for d, w, g in itertools.product(
                 self.families[name].depths, self.families[name].widths, self.families[name].groups
             )
             for s, px in itertools.product(self.networks, self.image_sizes)
-        ]
+        )
 
     def reference_candidates(self) -> list[Candidate]:
         """The paper's comparison: each reference network at every S of the space."""
