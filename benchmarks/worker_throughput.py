@@ -27,7 +27,7 @@ recipe: {epochs: 3, batch_size: 64, lr: 0.05, warmup_epochs: 0.5, js_warmup_epoc
 
 def run(workers: int, trials: int, directory: Path) -> float:
     (directory / "space.yaml").write_text(SPACE)
-    command = [sys.executable, "-m", "searcher.cli", "run", "--space", "space.yaml", "--no-pruning",
+    command = [sys.executable, "-m", "searcher.cli.main", "run", "--space", "space.yaml", "--no-pruning",
                "--workers", str(workers), "--n-trials", str(trials)]  # fmt: skip
     start = time.perf_counter()
     subprocess.run(command, cwd=directory, check=True, stdout=subprocess.DEVNULL)

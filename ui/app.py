@@ -13,7 +13,7 @@ import sys
 import pandas as pd
 import streamlit as st
 
-from searcher.storage import redact
+from searcher.study.storage import redact
 from ui import charts
 from ui.data import (
     COST_AXES,

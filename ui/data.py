@@ -8,9 +8,9 @@ import optuna
 import pandas as pd
 import yaml
 
-from searcher import attrs
-from searcher.frontier import pareto_front
-from searcher.records import TrialRecord, read_records
+from searcher.study import attrs
+from searcher.study.frontier import pareto_front
+from searcher.study.records import TrialRecord, read_records
 
 COST_AXES = {
     "GFLOPs": attrs.GFLOPS,

@@ -17,7 +17,7 @@ class SearcherProcess:
     def __init__(self, args: list[str], cwd: Path) -> None:
         env = os.environ | {"PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT)}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "searcher.cli", *args],
+            [sys.executable, "-m", "searcher.cli.main", *args],
             cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )  # fmt: skip
         self.lines: list[str] = []

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from searcher.cli import main
+from searcher.cli.main import main
 
 
 def test_space_show_marks_candidates_over_budget(capsys: pytest.CaptureFixture[str]) -> None:

@@ -11,11 +11,13 @@ import pytest
 import torch
 import yaml
 
-import searcher.export
-from searcher import attrs
-from searcher.cli import main
-from searcher.onnx_graph import DeployableEnsemble
-from searcher.records import read_records
+import searcher.export.artifact
+import searcher.export.verify
+from searcher.cli.main import main
+from searcher.export.onnx_graph import DeployableEnsemble
+from searcher.study import attrs
+from searcher.study.records import read_records
+from space.budget import Budget
 from tests.conftest import TINY_SPACE
 from trainers import load_checkpoint, load_data
 
@@ -134,7 +136,7 @@ def test_a_failed_verification_leaves_nothing_behind(
     trained_study, tmp_path: Path, monkeypatch, capsys
 ) -> None:
     _, storage = trained_study
-    monkeypatch.setattr(searcher.export, "TOLERANCE", -1.0)
+    monkeypatch.setattr(searcher.export.artifact, "TOLERANCE", -1.0)
     out = tmp_path / "out"
     assert main(["export", "--storage", storage, "--best", "--out", str(out)]) == 2
     assert "export check failed" in capsys.readouterr().err
@@ -150,6 +152,6 @@ def test_best_respects_the_budget(trained_study, tmp_path: Path) -> None:
     ]
     cheapest = min(trained, key=lambda r: r.attrs[attrs.GFLOPS])
     budget = cheapest.attrs[attrs.GFLOPS] * 1.0001
-    chosen = searcher.export.pick_trial(trained, None, searcher.export.Budget(gflops=budget))
+    chosen = searcher.export.artifact.pick_trial(trained, None, Budget(gflops=budget))
     assert chosen.attrs[attrs.GFLOPS] <= budget
     assert chosen.accuracy == max(r.accuracy for r in trained if r.attrs[attrs.GFLOPS] <= budget)

@@ -5,9 +5,9 @@ from pathlib import Path
 import optuna
 import pytest
 
-from searcher import attrs
-from searcher.cli import main
-from searcher.records import read_records
+from searcher.cli.main import main
+from searcher.study import attrs
+from searcher.study.records import read_records
 from space import Candidate
 from space.budget import mnas_reward
 from tests.searcher.test_run import TRAINED_ATTRS

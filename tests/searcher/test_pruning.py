@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from searcher import attrs
-from searcher.pruning import CostBucketMedianStopper, cost_bucket
-from searcher.records import TrialRecord
+from searcher.run.pruning import CostBucketMedianStopper, cost_bucket
+from searcher.study import attrs
+from searcher.study.records import TrialRecord
 from trainers.cotrain import EpochReport, StopTraining
 from trainers.evaluate import Evaluation
 

@@ -10,10 +10,10 @@ from pathlib import Path
 import optuna
 import pytest
 
-from searcher import attrs
-from searcher.cli import main
-from searcher.frontier import pareto_front
-from searcher.records import read_records
+from searcher.cli.main import main
+from searcher.study import attrs
+from searcher.study.frontier import pareto_front
+from searcher.study.records import read_records
 from space import Candidate
 from space.cost import estimate
 from trainers import load_checkpoint
@@ -125,7 +125,7 @@ def test_ctrl_c_marks_the_trial_failed_and_a_rerun_resumes(
     space = Path(run_args[2])  # long enough to interrupt, each trial capped at 2 s of training
     space.write_text(space.read_text().replace("epochs: 1,", "epochs: 500, time_limit_s: 2,"))
     env = os.environ | {"PYTHONUNBUFFERED": "1"}
-    command = [sys.executable, "-m", "searcher.cli", *run_args, "--n-trials", "2"]
+    command = [sys.executable, "-m", "searcher.cli.main", *run_args, "--n-trials", "2"]
     proc = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
     )

@@ -5,7 +5,7 @@ from pathlib import Path
 import optuna
 import pytest
 
-from searcher.cli import main
+from searcher.cli.main import main
 
 
 def run_cli(argv: list[str]) -> int | str | None:

@@ -12,11 +12,11 @@ from pathlib import Path
 import optuna
 import pytest
 
-from searcher import attrs
-from searcher.cli import main
-from searcher.config import SearchConfig
-from searcher.records import read_records
-from searcher.search import prepare
+from searcher.cli.main import main
+from searcher.run.config import SearchConfig
+from searcher.run.loop import prepare
+from searcher.study import attrs
+from searcher.study.records import read_records
 from space.search_space import parse_space
 from tests.searcher.processes import POOL_SPACE, SearcherProcess
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from searcher.cli import main
+from searcher.cli.main import main
 
 APP = str(Path(__file__).resolve().parents[2] / "ui" / "app.py")
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from searcher.cli import main
-from searcher.frontier import pareto_front
+from searcher.cli.main import main
+from searcher.study.frontier import pareto_front
 from ui.data import load_records
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,7 +38,7 @@ def dashboard(tmp_path: Path, run_args: list[str]) -> Iterator[tuple[str, str]]:
     command = [
         sys.executable,
         "-m",
-        "searcher.cli",
+        "searcher.cli.main",
         "ui",
         "--storage",
         storage,

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from searcher.cli import main
-from searcher.frontier import pareto_front
+from searcher.cli.main import main
+from searcher.study.frontier import pareto_front
 from ui.data import COST_AXES, front_numbers, load_records, series_of, study_names, to_frame
 
 

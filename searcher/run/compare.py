@@ -11,11 +11,11 @@ import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from searcher import attrs
-from searcher.config import SearchConfig
-from searcher.records import TrialRecord
-from searcher.search import run_search, study_records
-from searcher.tables import render
+from searcher.run.config import SearchConfig
+from searcher.run.loop import run_search, study_records
+from searcher.study import attrs
+from searcher.study.records import TrialRecord
+from searcher.study.tables import render
 from space.errors import ConfigError
 from space.search_space import SearchSpace
 

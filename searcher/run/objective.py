@@ -15,13 +15,13 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
-from searcher import attrs
-from searcher.config import SearchConfig
-from searcher.progress import Progress
-from searcher.pruning import CostBucketMedianStopper
-from searcher.records import TrialRecord, read_records
-from searcher.study import BUDGET_CONSTRAINT, OBJECTIVE_ATTRS
-from searcher.trial_run import run_trial
+from searcher.run.config import SearchConfig
+from searcher.run.progress import Progress
+from searcher.run.pruning import CostBucketMedianStopper
+from searcher.run.trial_run import run_trial
+from searcher.study import attrs
+from searcher.study.open import BUDGET_CONSTRAINT, OBJECTIVE_ATTRS
+from searcher.study.records import TrialRecord, read_records
 from space.budget import over_budget
 from space.candidate import Candidate
 from space.cost import estimate

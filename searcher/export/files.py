@@ -11,15 +11,15 @@ from typing import TYPE_CHECKING, Any
 import torch
 import yaml
 
-from searcher import attrs
-from searcher.onnx_graph import INPUT, MEMBER_OUTPUTS, OUTPUTS
-from searcher.records import TrialRecord
+from searcher.export.onnx_graph import INPUT, MEMBER_OUTPUTS, OUTPUTS
+from searcher.study import attrs
+from searcher.study.records import TrialRecord
 from space.candidate import Candidate
 from space.division import divide
 from trainers.data import DataSource
 
 if TYPE_CHECKING:
-    from searcher.export import Verification
+    from searcher.export.verify import Verification
 
 
 def preprocessing(candidate: Candidate, data: DataSource) -> dict[str, Any]:

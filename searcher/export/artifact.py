@@ -13,24 +13,26 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-import torch
-
-from searcher import attrs
-from searcher.export_files import write_manifest, write_readme
-from searcher.onnx_graph import MEMBER_OUTPUTS, OUTPUTS, DeployableEnsemble, Normalised, write_onnx
-from searcher.records import TrialRecord, read_records
-from searcher.search import SPLIT_SEED
-from searcher.storage import open_storage, redact
-from searcher.study import load_existing_study
+from searcher.export.files import write_manifest, write_readme
+from searcher.export.onnx_graph import (
+    MEMBER_OUTPUTS,
+    OUTPUTS,
+    DeployableEnsemble,
+    Normalised,
+    write_onnx,
+)
+from searcher.export.verify import Verification, verify
+from searcher.run.loop import SPLIT_SEED
+from searcher.study import attrs
+from searcher.study.open import load_existing_study
+from searcher.study.records import TrialRecord, read_records
+from searcher.study.storage import open_storage, redact
 from space.budget import Budget
 from space.candidate import Candidate
-from space.errors import ConfigError, DivcoError
+from space.errors import ConfigError
 from trainers.checkpoint import load_checkpoint, save_checkpoint
 from trainers.data import DataSource, load_data
 from trainers.ensemble import Ensemble
-
-TOLERANCE = 1e-4
 
 
 @dataclass(frozen=True)
@@ -43,14 +45,6 @@ class ExportRequest:
     data_dir: str | None = None
     force: bool = False
     members_separate: bool = False
-
-
-@dataclass(frozen=True)
-class Verification:
-    max_abs_diff: float
-    onnx_accuracy: float
-    stored_accuracy: float
-    images: int
 
 
 def within(record: TrialRecord, budget: Budget) -> bool:
@@ -154,34 +148,3 @@ def _write_and_verify(
                 MEMBER_OUTPUTS,
             )
     return verify(folder / "model.onnx", deployable, images, data.val.labels, record.accuracy)
-
-
-def verify(
-    path: Path, model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, stored: float
-) -> Verification:
-    """Raises unless ONNX Runtime matches PyTorch within 1e-4 and the stored accuracy within one image."""
-    import onnxruntime
-
-    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    sample = images[:256]
-    with torch.no_grad():
-        expected = [t.numpy() for t in model(sample)]
-    got = session.run(None, {"images": sample.numpy()})
-    diff = max(float(np.abs(a - b).max()) for a, b in zip(got, expected, strict=True))
-    scores = np.concatenate(
-        [
-            session.run(None, {"images": images[i : i + 512].numpy()})[0]
-            for i in range(0, len(images), 512)
-        ]
-    )
-    accuracy = float((scores.argmax(-1) == labels.numpy()).mean())
-    result = Verification(diff, accuracy, stored, len(labels))
-    if diff > TOLERANCE:
-        raise DivcoError(
-            f"export check failed: ONNX Runtime differs from PyTorch by {diff:.2e} (> {TOLERANCE})"
-        )
-    if abs(accuracy - stored) * len(labels) > 1.0 + 1e-9:
-        raise DivcoError(
-            f"export check failed: exported accuracy {accuracy:.4f} != stored {stored:.4f}"
-        )
-    return result

@@ -10,7 +10,7 @@ from typing import NoReturn
 
 import yaml
 
-from searcher.config import SearchConfig
+from searcher.run.config import SearchConfig
 from space.budget import Budget
 from space.errors import ConfigError
 from space.search_space import SearchSpace, load_space, preset_names

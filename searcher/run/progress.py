@@ -6,21 +6,21 @@ import os
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from searcher import attrs
-from searcher.frontier import pareto_front
-from searcher.records import TrialRecord
-from searcher.storage import redact
-from searcher.study import OBJECTIVE_ATTRS
-from searcher.tables import frontier_rows, render
+from searcher.study import attrs
+from searcher.study.frontier import pareto_front
+from searcher.study.open import OBJECTIVE_ATTRS
+from searcher.study.records import TrialRecord
+from searcher.study.storage import redact
+from searcher.study.tables import frontier_rows, render
 from space.candidate import Candidate
 from space.cost import estimate
 from trainers.cotrain import EpochReport
 from trainers.data import DataSource
 
 if TYPE_CHECKING:
-    from searcher.config import SearchConfig
-    from searcher.search import SearchSummary
-    from searcher.trial_run import TrialOutcome
+    from searcher.run.config import SearchConfig
+    from searcher.run.summary import SearchSummary
+    from searcher.run.trial_run import TrialOutcome
     from space.search_space import SearchSpace
 
 

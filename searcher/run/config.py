@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from searcher.study import Objective
+from searcher.study.open import Objective
 from space.budget import Budget
 from space.search_space import SearchSpace
 

@@ -14,8 +14,8 @@ import math
 import statistics
 from collections.abc import Sequence
 
-from searcher import attrs
-from searcher.records import TrialRecord
+from searcher.study import attrs
+from searcher.study.records import TrialRecord
 from trainers.cotrain import EpochReport, StopTraining
 
 

@@ -15,11 +15,7 @@ from pathlib import Path
 
 import optuna
 
-from searcher import attrs
-from searcher.compare import run_compare
-from searcher.export import ExportRequest, export
-from searcher.frontier import pareto_front
-from searcher.options import (
+from searcher.cli.options import (
     OneLineErrorParser,
     add_budget_arguments,
     add_pool_arguments,
@@ -32,12 +28,16 @@ from searcher.options import (
     search_config,
     space_for,
 )
-from searcher.records import read_records
-from searcher.search import prepare, target_of
-from searcher.storage import default_storage_url, open_storage
-from searcher.study import OBJECTIVE_ATTRS, load_existing_study
-from searcher.tables import frontier_rows, render, space_rows
-from searcher.workers import config_from_study, parse_devices, run_pool, worker_configs
+from searcher.export.artifact import ExportRequest, export
+from searcher.run.compare import run_compare
+from searcher.run.loop import prepare, target_of
+from searcher.run.workers import config_from_study, parse_devices, run_pool, worker_configs
+from searcher.study import attrs
+from searcher.study.frontier import pareto_front
+from searcher.study.open import OBJECTIVE_ATTRS, load_existing_study
+from searcher.study.records import read_records
+from searcher.study.storage import default_storage_url, open_storage
+from searcher.study.tables import frontier_rows, render, space_rows
 from space.errors import ConfigError, DivcoError
 from space.search_space import load_space, preset_names
 

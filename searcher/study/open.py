@@ -13,8 +13,8 @@ from typing import Literal
 
 import optuna
 
-from searcher import attrs
-from searcher.storage import StorageError
+from searcher.study import attrs
+from searcher.study.storage import StorageError
 from space.errors import ConfigError
 from space.search_space import SearchSpace
 

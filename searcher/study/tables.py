@@ -7,8 +7,8 @@ from typing import Any
 
 from tabulate import tabulate
 
-from searcher import attrs
-from searcher.records import TrialRecord
+from searcher.study import attrs
+from searcher.study.records import TrialRecord
 from space.budget import Budget, over_budget
 from space.candidate import Candidate
 from space.cost import estimate

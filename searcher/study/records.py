@@ -8,7 +8,7 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from searcher import attrs
+from searcher.study import attrs
 
 
 @dataclass(frozen=True)

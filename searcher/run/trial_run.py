@@ -8,8 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from searcher import attrs
-from searcher.pruning import CostBucketMedianStopper
+from searcher.run.pruning import CostBucketMedianStopper
+from searcher.study import attrs
 from space.budget import mnas_reward
 from space.candidate import Candidate
 from trainers.checkpoint import save_checkpoint
@@ -18,7 +18,7 @@ from trainers.data import DataSource
 from trainers.latency import LatencyTable, measure_latency
 
 if TYPE_CHECKING:
-    from searcher.config import SearchConfig
+    from searcher.run.config import SearchConfig
 
 
 @dataclass(frozen=True)

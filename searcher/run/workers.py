@@ -17,11 +17,11 @@ from typing import Any
 
 import optuna
 
-from searcher import attrs
-from searcher.config import SearchConfig
-from searcher.search import PreparedSearch, run_search
-from searcher.storage import open_storage
-from searcher.study import load_existing_study
+from searcher.run.config import SearchConfig
+from searcher.run.loop import PreparedSearch, run_search
+from searcher.study import attrs
+from searcher.study.open import load_existing_study
+from searcher.study.storage import open_storage
 from space.budget import Budget
 from space.errors import ConfigError, DivcoError
 from space.search_space import space_from_dict

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from searcher import attrs
-from searcher.records import TrialRecord
+from searcher.study import attrs
+from searcher.study.records import TrialRecord
 
 COST_KEYS = (attrs.GFLOPS, attrs.PARAMS_M, attrs.LATENCY_MS)
 

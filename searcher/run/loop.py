@@ -11,20 +11,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import optuna
 from optuna.trial import TrialState
 
-from searcher import attrs
-from searcher.config import SearchConfig
-from searcher.frontier import pareto_front
-from searcher.objective import TrialObjective, counts_toward_target
-from searcher.progress import Progress
-from searcher.records import TrialRecord, read_records
-from searcher.storage import default_storage_url, open_storage
-from searcher.study import OBJECTIVE_ATTRS, open_study
-from searcher.trial_run import latency_excess, measure
+from searcher.run.config import SearchConfig
+from searcher.run.objective import TrialObjective, counts_toward_target
+from searcher.run.progress import Progress
+from searcher.run.summary import SearchSummary
+from searcher.run.trial_run import latency_excess, measure
+from searcher.study import attrs
+from searcher.study.frontier import pareto_front
+from searcher.study.open import OBJECTIVE_ATTRS, open_study
+from searcher.study.records import TrialRecord, read_records
+from searcher.study.storage import default_storage_url, open_storage
 from space.budget import Budget, over_budget
 from space.cost import estimate
 from space.errors import DivcoError, InfeasibleBudgetError
@@ -33,14 +34,6 @@ from trainers.data import DataSource, load_data
 
 MAX_IDLE_PROPOSALS = 200  # consecutive infeasible/duplicate proposals before giving up
 SPLIT_SEED = 0  # the validation split stays the same across runs and seeds of one study
-
-
-@dataclass
-class SearchSummary:
-    study_name: str
-    storage: str
-    counts: dict[str, int] = field(default_factory=dict)
-    seconds: float = 0.0
 
 
 def check_budget_is_satisfiable(space: SearchSpace, budget: Budget) -> None:

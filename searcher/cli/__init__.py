@@ -1,0 +1,1 @@
+"""The command line: a table of subcommands over the library, and their options."""

@@ -1,0 +1,1 @@
+"""`searcher export`: the chosen ensemble as a verified ONNX artifact with its manifest."""
