@@ -41,6 +41,7 @@ def divide(candidate: Candidate) -> list[MemberSpec]:
         "in_channels": candidate.in_channels,
         "num_classes": candidate.num_classes,
         "dropout": divided_dropout(candidate.recipe.dropout, regularisation_divisor(candidate)),
+        "divided_by": regularisation_divisor(candidate),
     }
     if candidate.members:
         return [

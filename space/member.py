@@ -11,6 +11,10 @@ Stem = Literal["cifar", "imagenet"]
 
 @dataclass(frozen=True)
 class MemberSpec:
+    """`divided_by` is the S the member's network was divided by (1 for heterogeneous members,
+    which are not divided): families whose division touches more than (width, groups), such as
+    PyramidNet's ShakeDrop probability p_L / sqrt(S), read it."""
+
     family: str
     depth: int
     width: int
@@ -19,6 +23,7 @@ class MemberSpec:
     in_channels: int = 3
     num_classes: int = 10
     dropout: float = 0.0
+    divided_by: int = 1
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

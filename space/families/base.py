@@ -21,6 +21,14 @@ class Family(ABC):
     """
 
     depth_rule: str = ""
+    # The cheapest (depth, width, groups) the family allows: what tests and smoke runs build.
+    smallest: tuple[int, int, int]
+    # Whether the S members can run as one grouped network (trainers.fused): False for forwards
+    # that move channels across members (torch.cat of feature maps, zero-padded channels).
+    fusable: bool = True
+    # Whether members can imitate a wide teacher layer by layer (recipe init wide_then_narrow):
+    # False where `feature_layers` cannot split the forward.
+    imitable: bool = True
 
     @abstractmethod
     def depth_ok(self, depth: int) -> bool: ...
@@ -35,6 +43,18 @@ class Family(ABC):
     @abstractmethod
     def label(self, depth: int, width: int, groups: int) -> str:
         """The name people use, e.g. WRN-16-8 or ResNeXt-29 8x64d."""
+
+    def feature_layers(self, module: nn.Module) -> list[nn.Module]:
+        """The modules that compute the features, in forward order: applied one after another
+        they give the classifier head's input (trainers.imitation groups them into resolution
+        stages and checks the split against the module's own forward). Generic default: the
+        `stem`, each child of `blocks` (or `body`) and `final`, as the builders name them."""
+        named = dict(module.named_children())
+        body = named.get("blocks", named.get("body"))
+        if "stem" not in named or body is None:
+            raise ConfigError(f"{type(module).__name__} has no stem/blocks to imitate")
+        final = [named["final"]] if "final" in named else []
+        return [named["stem"], *body.children(), *final]
 
     def check(self, name: str, depth: int, width: int, groups: int) -> None:
         if not self.depth_ok(depth):

@@ -28,13 +28,17 @@ Block = Callable[[int, int, int, int], nn.Module]  # (stage, cin, cout, stride) 
 
 
 def stages(
-    cin: int, outputs: Sequence[int], blocks_per_stage: int, block: Block
+    cin: int, outputs: Sequence[int], blocks_per_stage: int | Sequence[int], block: Block
 ) -> tuple[nn.Sequential, int]:
-    """The CIFAR layout: one stage per output width, the first block of each later stage
-    halving the resolution. Returns the blocks and their output channels."""
+    """One stage per output width, the first block of each later stage halving the resolution
+    (CIFAR: the same block count in every stage; ImageNet: e.g. 3, 4, 6, 3). Returns the blocks
+    and their output channels."""
+    counts = (
+        [blocks_per_stage] * len(outputs) if isinstance(blocks_per_stage, int) else blocks_per_stage
+    )
     layers = []
-    for stage, cout in enumerate(outputs):
-        for i in range(blocks_per_stage):
+    for stage, (cout, count) in enumerate(zip(outputs, counts, strict=True)):
+        for i in range(count):
             layers.append(block(stage, cin, cout, 2 if stage > 0 and i == 0 else 1))
             cin = cout
     return nn.Sequential(*layers), cin
@@ -54,6 +58,21 @@ def stem(kind: Stem, cin: int, cout: int, post_activation: bool) -> nn.Sequentia
     if kind == "imagenet":
         layers.append(nn.MaxPool2d(3, stride=2, padding=1))
     return nn.Sequential(*layers)
+
+
+class SqueezeExcitation(nn.Module):
+    """Squeeze-and-excitation (Hu et al.): channel gates from globally pooled features, through
+    1x1 convolutions on the pooled map (as torchvision's, so parameter counts match its models)."""
+
+    def __init__(self, channels: int, squeezed: int, activation: type[nn.Module] = nn.ReLU) -> None:
+        super().__init__()
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.reduce = nn.Conv2d(channels, squeezed, 1)
+        self.act = activation()
+        self.expand = nn.Conv2d(squeezed, channels, 1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x * self.expand(self.act(self.reduce(self.pool(x)))).sigmoid()
 
 
 class ClassifierHead(nn.Module):

@@ -58,6 +58,7 @@ class ResNet(nn.Module):
 @FAMILIES.register("resnet")
 class ResNetFamily(Family):
     depth_rule = "6n+2 with n >= 1 (8, 14, 20, 32, 56, 110, ...)"
+    smallest = (8, 8, 1)
 
     def depth_ok(self, depth: int) -> bool:
         return depth >= 8 and (depth - 2) % 6 == 0

@@ -64,6 +64,7 @@ class ResNeXt(nn.Module):
 @FAMILIES.register("resnext")
 class ResNeXtFamily(Family):
     depth_rule = "9n+2 with n >= 1 (11, 20, 29, 38, ...)"
+    smallest = (11, 4, 4)
 
     def depth_ok(self, depth: int) -> bool:
         return depth >= 11 and (depth - 2) % 9 == 0

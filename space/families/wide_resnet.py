@@ -54,6 +54,7 @@ class WideResNet(nn.Module):
 @FAMILIES.register("wide_resnet")
 class WideResNetFamily(Family):
     depth_rule = "6n+4 with n >= 1 (10, 16, 22, 28, 40, ...)"
+    smallest = (10, 2, 1)
 
     def depth_ok(self, depth: int) -> bool:
         return depth >= 10 and (depth - 4) % 6 == 0
