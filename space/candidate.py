@@ -65,6 +65,9 @@ class Candidate:
         check_choice("stem", self.stem, get_args(Stem))
         if not isinstance(self.recipe, Recipe):
             raise ConfigError("recipe must be a Recipe")
+        if self.recipe.init == "wide_then_narrow" and (self.members or not arch.imitable):
+            what = "heterogeneous candidates" if self.members else f"family '{self.family}'"
+            raise ConfigError(f"recipe init wide_then_narrow is not available for {what}")
 
     def _check_members(self) -> None:
         members = tuple(

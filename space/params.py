@@ -7,6 +7,7 @@ Per-family names make conditional parameters, which Optuna's samplers handle nat
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from space.member import Architecture
@@ -18,6 +19,7 @@ FAMILY = "family"
 NETWORKS = "S"
 MEMBERS = "M"
 IMAGE_SIZE = "image_size"
+INIT = "init"  # recipe init, where the space searches it (`inits`); absent means scratch
 PER_FAMILY = ("depth", "width", "groups")
 
 
@@ -35,11 +37,15 @@ def to_params(candidate: Candidate) -> dict[str, Any]:
         params.update(_arch_params(candidate.architecture, ""))
         params[NETWORKS] = candidate.networks
     params[IMAGE_SIZE] = candidate.image_size
+    if candidate.recipe.init != "scratch":
+        params[INIT] = candidate.recipe.init
     return params
 
 
 def from_params(params: dict[str, Any], template: Candidate) -> Candidate:
     image_size = params.get(IMAGE_SIZE, template.image_size)
+    if INIT in params:
+        template = template.replace(recipe=dataclasses.replace(template.recipe, init=params[INIT]))
     if MEMBERS in params:
         members = [_arch_from(params, member_prefix(i), template) for i in range(params[MEMBERS])]
         return template.with_members(members, image_size=image_size)

@@ -22,7 +22,8 @@ from space.candidate import Candidate
 from space.checks import check_choice, check_keys, checked_fields, checked_mapping
 from space.errors import ConfigError
 from space.member import Architecture, Stem
-from space.recipe import Recipe
+from space.presets import preset_names
+from space.recipe import Init, Recipe
 
 PRESET_PACKAGE = "space.presets"
 
@@ -57,6 +58,7 @@ class SearchSpace:
     references: tuple[dict[str, Any], ...] = ()
     description: str = ""
     kind: SpaceKind = "homogeneous"
+    inits: tuple[str, ...] = ()  # recipe inits to search (scratch, wide_then_narrow); () = recipe's
 
     def __post_init__(self) -> None:
         check_choice("space kind", self.kind, get_args(SpaceKind))
@@ -118,13 +120,17 @@ class SearchSpace:
                 for combo in itertools.combinations_with_replacement(self.architectures(), m)
                 for px in self.image_sizes
             )
+        recipes = [dataclasses.replace(self.recipe, init=i) for i in self.inits] or [self.recipe]
         return tuple(
-            template.replace(family=name, depth=d, width=w, groups=g, networks=s, image_size=px)
+            template.replace(
+                family=name, depth=d, width=w, groups=g, networks=s, image_size=px, recipe=recipe
+            )
             for name in self.family_names
             for d, w, g in itertools.product(
                 self.families[name].depths, self.families[name].widths, self.families[name].groups
             )
             for s, px in itertools.product(self.networks, self.image_sizes)
+            for recipe in recipes
         )
 
     def reference_candidates(self) -> list[Candidate]:
@@ -135,6 +141,12 @@ class SearchSpace:
             for ref in self.references
             for s in sorted(self.networks)
         ]
+
+    def trial_params(self, candidate: Candidate) -> dict[str, Any]:
+        """The candidate's trial params in this space: where the space searches `inits`, the
+        init is always given (an enqueued scratch reference must not have it sampled)."""
+        params = candidate.to_params()
+        return params | ({"init": candidate.recipe.init} if self.inits else {})
 
     def with_data(self, in_channels: int, num_classes: int) -> SearchSpace:
         return dataclasses.replace(self, in_channels=in_channels, num_classes=num_classes)
@@ -156,7 +168,7 @@ class SearchSpace:
             "recipe": self.recipe.to_dict(),
             "references": [dict(r) for r in self.references],
             "kind": self.kind,
-        }
+        } | ({"inits": list(self.inits)} if self.inits else {})  # old fingerprints stay
 
     @property
     def fingerprint(self) -> str:
@@ -166,12 +178,7 @@ class SearchSpace:
 
 
 SPACE_KEYS = ("description", "families", "networks", "image_sizes", "stem", "input", "recipe")
-SPACE_KEYS += ("references", "kind")
-
-
-def preset_names() -> list[str]:
-    files = resources.files(PRESET_PACKAGE).iterdir()
-    return sorted(f.name.removesuffix(".yaml") for f in files if f.name.endswith(".yaml"))
+SPACE_KEYS += ("references", "kind", "inits")
 
 
 def load_space(name_or_path: str) -> SearchSpace:
@@ -214,7 +221,20 @@ def space_from_dict(data: Any, name: str, where: str = "space") -> SearchSpace:
         recipe=Recipe.from_dict(data.get("recipe") or {}),
         references=tuple(_parse_reference(r, where) for r in data.get("references") or []),
         kind=data.get("kind", "homogeneous"),
+        inits=_parse_inits(data.get("inits"), where),
     )
+
+
+def _parse_inits(raw: Any, where: str) -> tuple[str, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not raw:
+        raise ConfigError(
+            f"{where} inits must be a non-empty list, e.g. [scratch, wide_then_narrow]"
+        )
+    for value in raw:
+        check_choice(f"{where} inits", value, get_args(Init))
+    return tuple(raw)
 
 
 def _parse_families(raw: Any, where: str) -> dict[str, FamilyChoices]:

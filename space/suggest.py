@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from space.candidate import Candidate
-from space.params import FAMILY, IMAGE_SIZE, MEMBERS, NETWORKS, PER_FAMILY, member_prefix
+from space.params import FAMILY, IMAGE_SIZE, INIT, MEMBERS, NETWORKS, PER_FAMILY, member_prefix
 from space.search_space import SearchSpace
 
 
@@ -29,6 +29,8 @@ def suggest(trial: SuggestsCategorical, space: SearchSpace) -> Candidate:
         params.update(_suggest_architecture(trial, space, ""))
         params[NETWORKS] = trial.suggest_categorical(NETWORKS, list(space.networks))
     params[IMAGE_SIZE] = trial.suggest_categorical(IMAGE_SIZE, list(space.image_sizes))
+    if space.inits:
+        params[INIT] = trial.suggest_categorical(INIT, list(space.inits))
     return Candidate.from_params(params, space.template())
 
 

@@ -3,6 +3,11 @@
 Works on whole uint8 batches (N x C x H x W) so views cost little next to the forward pass.
 Policies: `none`; `crop` (random crop with zero padding of size/8); `crop_flip` (plus horizontal
 flip: CIFAR-like data); `paper` (crop, flip, AutoAugment's CIFAR-10 policy, random erasing).
+
+Crops and flips run batched on whatever device the images are on (the random draws always come
+from the CPU generator, so a GPU batch gets the same crops and flips as the same batch on the
+CPU). `paper`'s AutoAugment and erasing run per image on the host: the in-memory trainer keeps
+that policy on the host path, and the streaming loader runs it in its worker processes.
 """
 
 from __future__ import annotations
@@ -15,22 +20,22 @@ from space.recipe import Augmentation
 
 
 def random_crop(images: Tensor, padding: int, generator: torch.Generator) -> Tensor:
-    """Pads with zeros and crops each image at its own random offset (vectorised)."""
+    """Pads with zeros and crops each image at its own random offset (one gather per batch)."""
     if padding == 0:
         return images
-    n, _, h, w = images.shape
+    n, c, h, w = images.shape
     padded = torch.nn.functional.pad(images, (padding,) * 4)
     dy = torch.randint(0, 2 * padding + 1, (n,), generator=generator)
     dx = torch.randint(0, 2 * padding + 1, (n,), generator=generator)
-    rows = (dy[:, None] + torch.arange(h))[:, :, None]  # n x h x 1
-    cols = (dx[:, None] + torch.arange(w))[:, None, :]  # n x 1 x w
-    return padded.permute(0, 2, 3, 1)[torch.arange(n)[:, None, None], rows, cols].permute(
-        0, 3, 1, 2
-    )
+    rows = dy[:, None] + torch.arange(h)  # n x h
+    cols = dx[:, None] + torch.arange(w)  # n x w
+    flat = (rows[:, :, None] * (w + 2 * padding) + cols[:, None, :]).view(n, 1, h * w)
+    flat = flat.to(images.device).expand(n, c, h * w)
+    return padded.flatten(2).gather(2, flat).view(n, c, h, w)
 
 
 def random_flip(images: Tensor, generator: torch.Generator) -> Tensor:
-    flip = torch.rand(len(images), generator=generator) < 0.5
+    flip = (torch.rand(len(images), generator=generator) < 0.5).to(images.device)
     return torch.where(flip[:, None, None, None], images.flip(-1), images)
 
 

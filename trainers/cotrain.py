@@ -5,7 +5,8 @@ images in the same order and adds the JS co-training term; `independent` gives e
 own seed, its own order and no co-training term (the Kondratyuk & Tan ensemble baseline).
 Intermediate validation accuracy reaches the caller through callbacks; a callback raising
 `StopTraining` ends the run early, which is how the searcher prunes without this module
-knowing about Optuna.
+knowing about Optuna. Batches come from a `trainers.feed.Feed` (in memory, or streamed by loader
+processes); how members execute (memory format, torch.compile) is `trainers.execution`.
 """
 
 from __future__ import annotations
@@ -21,11 +22,13 @@ from torch import Tensor
 from space.candidate import Candidate
 from space.division import divide, member_weight_decay
 from space.families import build_member
-from trainers.augment import views
 from trainers.data.source import DataSource
 from trainers.ensemble import Ensemble
-from trainers.evaluate import Evaluation, evaluate
-from trainers.losses import cotrain_loss, js_weight
+from trainers.evaluate import Evaluation, evaluate_batches
+from trainers.execution import Execution
+from trainers.feed import open_feed
+from trainers.fused import fused_for_training, unfuse
+from trainers.losses import LossParts, cotrain_loss, js_weight
 from trainers.optim import make_optimizer, make_schedule
 
 
@@ -41,6 +44,7 @@ class EpochReport:
     js: float
     val: Evaluation
     elapsed_s: float
+    final: bool = False  # training ends after this epoch (last of the recipe, or out of time)
 
 
 TrainingCallback = Callable[[EpochReport], None]
@@ -73,18 +77,29 @@ def resolve_device(device: str) -> torch.device:
 
 
 class CoTrainer:
-    def __init__(self, candidate: Candidate, data: DataSource, seed: int = 0, device: str = "cpu"):
-        self.candidate, self.data, self.seed = candidate, data, seed
+    def __init__(
+        self,
+        candidate: Candidate,
+        data: DataSource,
+        seed: int = 0,
+        device: str = "cpu",
+        clock: Callable[[], float] = time.perf_counter,
+        ensemble: Ensemble | None = None,  # warm members (trainers.imitation), else built here
+    ):
+        self.candidate, self.data, self.seed, self.clock = candidate, data, seed, clock
         self.recipe = candidate.recipe
         self.device = resolve_device(device)
         self.generator = torch.Generator().manual_seed(seed)
-        self.ensemble = build_ensemble(candidate, seed).to(self.device)
-        size = candidate.image_size
-        self.train_images, self.train_labels = data.train.resized(size), data.train.labels
-        self.val_inputs = data.normalise(data.val.resized(size))
+        built = build_ensemble(candidate, seed) if ensemble is None else ensemble
+        self.ensemble = built.to(self.device)
+        self.execution = Execution(self.ensemble, self.recipe, self.device)
+        # execution: fused trains one grouped network; the members get its weights before eval.
+        self.fused = fused_for_training(candidate, list(self.ensemble.members))
+        self.feed = open_feed(data, candidate, self.generator, self.device)
         wd = member_weight_decay(candidate)
-        self.optimizer = make_optimizer(self.ensemble, self.recipe, wd)
-        self.steps_per_epoch = max(1, len(self.train_labels) // self.recipe.batch_size)
+        trained = self.ensemble if self.fused is None else self.fused
+        self.optimizer = make_optimizer(trained, self.recipe, wd)
+        self.steps_per_epoch = self.feed.steps_per_epoch
         self.schedule = make_schedule(self.optimizer, self.recipe, self.steps_per_epoch)
         use_amp = self.device.type == "cuda" and self.recipe.precision != "fp32"
         self.amp_dtype = torch.bfloat16 if self.recipe.precision == "bf16" else torch.float16
@@ -94,16 +109,19 @@ class CoTrainer:
         )
 
     def fit(self, callbacks: Sequence[TrainingCallback] = ()) -> TrainResult:
-        start = time.perf_counter()
+        start = self.clock()
         deadline = start + self.recipe.time_limit_s if self.recipe.time_limit_s else None
         history: list[EpochReport] = []
         seen, stopped_by = 0, "completed"
         for epoch in range(self.recipe.epochs):
             loss, js, count, out_of_time = self._train_epoch(epoch, deadline)
             seen += count
-            val = evaluate(self.ensemble, self.val_inputs, self.data.val.labels)
+            if self.fused is not None:
+                unfuse(self.fused, self.ensemble.members)
+            val = evaluate_batches(self.ensemble, self.feed.evaluation("val"))
+            final = out_of_time or epoch + 1 == self.recipe.epochs
             report = EpochReport(
-                epoch + 1, self.recipe.epochs, loss, js, val, time.perf_counter() - start
+                epoch + 1, self.recipe.epochs, loss, js, val, self.clock() - start, final
             )
             history.append(report)
             if self._notify(callbacks, report):
@@ -112,7 +130,7 @@ class CoTrainer:
             if out_of_time:
                 stopped_by = "time_limit"
                 break
-        seconds = time.perf_counter() - start
+        seconds = self.clock() - start
         return TrainResult(
             self.ensemble, history[-1].val, self._evaluate_test(), history,
             train_seconds=seconds, images_per_s=seen / max(seconds, 1e-9), stopped_by=stopped_by,
@@ -127,54 +145,55 @@ class CoTrainer:
             return True
         return False
 
-    def _member_orders(self) -> list[Tensor]:
-        """One shuffled order shared by all members (cotrain) or one per member (independent)."""
-        n = len(self.train_labels)
-        shared = self.recipe.mode == "cotrain"
-        count = 1 if shared else self.candidate.networks
-        orders = [torch.randperm(n, generator=self.generator) for _ in range(count)]
-        return orders * self.candidate.networks if shared else orders
-
     def _train_epoch(self, epoch: int, deadline: float | None) -> tuple[float, float, int, bool]:
         self.ensemble.train()
-        orders, batch = self._member_orders(), self.recipe.batch_size
+        batch = self.recipe.batch_size
         total_loss = total_js = 0.0
         steps = 0
-        for step in range(self.steps_per_epoch):
-            index = [order[step * batch : (step + 1) * batch] for order in orders]
+        for step, (inputs, targets) in enumerate(self.feed.epoch()):
             weight = 0.0
             if self.recipe.mode == "cotrain":
                 progress = epoch + step / self.steps_per_epoch
                 weight = js_weight(self.recipe.js_weight, progress, self.recipe.js_warmup_epochs)
-            loss, js = self._step(index, weight)
+            loss, js = self._step(inputs, targets, weight)
             total_loss, total_js, steps = total_loss + loss, total_js + js, steps + 1
-            if deadline is not None and time.perf_counter() > deadline:
+            if deadline is not None and self.clock() > deadline:
                 return total_loss / steps, total_js / steps, steps * batch, True
         return total_loss / steps, total_js / steps, steps * batch, False
 
-    def _step(self, index: Sequence[Tensor], weight: float) -> tuple[float, float]:
-        policy, device = self.recipe.augmentation, self.device
-        if self.recipe.mode == "cotrain":  # same images, one independent view per member
-            inputs = views(self.train_images[index[0]], len(index), policy, self.generator)
-        else:
-            inputs = [views(self.train_images[i], 1, policy, self.generator)[0] for i in index]
-        inputs = [self.data.normalise(x.to(device, non_blocking=True)) for x in inputs]
-        targets = [self.train_labels[i].to(device, non_blocking=True) for i in index]
-        with torch.autocast(device.type, dtype=self.amp_dtype, enabled=self.use_amp):
-            parts = cotrain_loss(self.ensemble.member_logits(inputs), targets, weight)
-        self.optimizer.zero_grad(set_to_none=True)
-        self.scaler.scale(parts.total).backward()
+    def _step(
+        self, inputs: Sequence[Tensor], targets: Sequence[Tensor], weight: float
+    ) -> tuple[float, float]:
+        inputs = self.execution.prepare(inputs)
+        try:
+            parts = self._forward_backward(inputs, targets, weight)
+        except Exception as exc:  # a torch.compile failure surfaces here, at the first step
+            if not self.execution.fall_back(exc):
+                raise
+            parts = self._forward_backward(inputs, targets, weight)
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.schedule.step()
         return float(parts.total.detach()), parts.js
 
+    def _forward_backward(
+        self, inputs: Sequence[Tensor], targets: Sequence[Tensor], weight: float
+    ) -> LossParts:
+        with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.use_amp):
+            run = self.execution if self.fused is None else self.fused
+            parts = cotrain_loss(run.member_logits(inputs), targets, weight)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(parts.total).backward()
+        return parts
+
     def _evaluate_test(self) -> Evaluation | None:
-        test = self.data.test
-        if test is None:
+        if self.data.test is None:
             return None
-        inputs = self.data.normalise(test.resized(self.candidate.image_size))
-        return evaluate(self.ensemble, inputs, test.labels)
+        return evaluate_batches(self.ensemble, self.feed.evaluation("test"))
+
+    def close(self) -> None:
+        """Releases the feed (stops streaming loader processes)."""
+        self.feed.close()
 
 
 def train(
@@ -184,7 +203,15 @@ def train(
     seed: int = 0,
     device: str = "cpu",
     callbacks: Sequence[TrainingCallback] = (),
+    clock: Callable[[], float] = time.perf_counter,
+    ensemble: Ensemble | None = None,
 ) -> TrainResult:
-    """Trains the candidate's S members on `data` as its recipe says; see the module docstring."""
+    """Trains the candidate's S members on `data` as its recipe says; see the module docstring.
+    `clock` measures the wall-clock limit and the reported times (tests inject their own);
+    `ensemble` starts from given members instead of fresh ones."""
     torch.manual_seed(seed)
-    return CoTrainer(candidate, data, seed, device).fit(callbacks)
+    trainer = CoTrainer(candidate, data, seed, device, clock, ensemble)
+    try:
+        return trainer.fit(callbacks)
+    finally:
+        trainer.close()

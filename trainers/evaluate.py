@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import torch
@@ -19,23 +20,32 @@ class Evaluation:
     count: int
 
 
-@torch.no_grad()
 def evaluate(
     ensemble: Ensemble, images: Tensor, labels: Tensor, batch_size: int = 512
 ) -> Evaluation:
     """`images` are model inputs (normalised floats) on any device; batches move to the model's."""
+    starts = range(0, len(labels), batch_size)
+    return evaluate_batches(
+        ensemble, ((images[s : s + batch_size], labels[s : s + batch_size]) for s in starts)
+    )
+
+
+@torch.no_grad()
+def evaluate_batches(ensemble: Ensemble, batches: Iterable[tuple[Tensor, Tensor]]) -> Evaluation:
+    """The same measures over (inputs, labels) batches, e.g. streamed from disk."""
     device = next(ensemble.parameters()).device
     was_training = ensemble.training
     ensemble.eval()
-    correct, member_correct, nll = 0, torch.zeros(len(ensemble)), 0.0
-    for start in range(0, len(labels), batch_size):
-        x = images[start : start + batch_size].to(device, non_blocking=True)
-        y = labels[start : start + batch_size].to(device, non_blocking=True)
+    correct, member_correct, nll, n = 0, torch.zeros(len(ensemble)), 0.0, 0
+    for images, labels in batches:
+        x = images.to(device, non_blocking=True)
+        y = labels.to(device, non_blocking=True)
         logits = [z.float() for z in ensemble.member_logits(x)]
         scores = aggregate(logits, ensemble.aggregation)
         correct += int((scores.argmax(-1) == y).sum())
         member_correct += torch.tensor([float((z.argmax(-1) == y).sum()) for z in logits])
         nll += float(F.cross_entropy(scores, y, reduction="sum"))
+        n += len(labels)
     ensemble.train(was_training)
-    n = max(len(labels), 1)
-    return Evaluation(correct / n, tuple((member_correct / n).tolist()), nll / n, len(labels))
+    total = max(n, 1)
+    return Evaluation(correct / total, tuple((member_correct / total).tolist()), nll / total, n)

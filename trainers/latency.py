@@ -3,8 +3,12 @@ network, and the slowest member alone (what bounds members served in parallel on
 devices, the latency Kondratyuk & Tan penalise), at batch 1 and at a throughput batch.
 
 Concurrent means CUDA streams on a GPU; on a CPU, one thread per member with the intra-op
-threads divided among them. Latency does not depend on trained weights, so this runs on a
-freshly built ensemble before training (the searcher checks latency budgets that way).
+threads divided among them. Fused (homogeneous candidates of fusable families) runs the members
+as one grouped-convolution network (`trainers.fused`); `LatencyTable.fastest` is the quicker of
+concurrent and fused, the latency an ensemble is searched and budgeted by.
+
+Latency does not depend on trained weights, so this runs on a freshly built ensemble before
+training (the searcher checks latency budgets that way).
 """
 
 from __future__ import annotations
@@ -21,8 +25,10 @@ from torch import Tensor, nn
 
 from space.candidate import Candidate
 from space.division import build, undivided
+from trainers.fused import NotFusableError, fusable, fuse
 
-Mode = Literal["sequential", "concurrent", "undivided", "slowest_member"]
+Mode = Literal["sequential", "concurrent", "fused", "undivided", "slowest_member"]
+ENSEMBLE_MODES: tuple[Mode, ...] = ("concurrent", "fused")  # the ways to run the whole ensemble
 
 
 @dataclass(frozen=True)
@@ -31,6 +37,28 @@ class LatencyRow:
     batch: int
     median_ms: float
     p90_ms: float
+    runs: int = 0  # timed calls behind the median (0: a row stored before this was recorded)
+    spread: float = 0.0  # interquartile range / median of the timed calls
+    stable: bool = True  # False: still spread after the time cap and one retake
+
+    @property
+    def budget_ms(self) -> float:
+        """What a latency budget compares: the median, or the p90 where the measurement never
+        settled (a disturbed machine must not let a slow candidate through)."""
+        return self.median_ms if self.stable else self.p90_ms
+
+
+@dataclass(frozen=True)
+class Stability:
+    """When to stop timing: after `min_runs` once the middle half of the calls lies within
+    `max_spread` of the median, or at `max_runs` / `max_seconds` (with 3 runs at least),
+    whichever comes first."""
+
+    warmup: int = 2
+    min_runs: int = 5
+    max_runs: int = 200
+    max_seconds: float = 0.25
+    max_spread: float = 0.1
 
 
 @dataclass(frozen=True)
@@ -38,11 +66,21 @@ class LatencyTable:
     device: str
     rows: tuple[LatencyRow, ...]
 
-    def median_ms(self, mode: Mode, batch: int) -> float:
+    def row(self, mode: Mode, batch: int) -> LatencyRow:
         for row in self.rows:
             if row.mode == mode and row.batch == batch:
-                return row.median_ms
+                return row
         raise KeyError(f"no latency row for {mode} at batch {batch}")
+
+    def median_ms(self, mode: Mode, batch: int) -> float:
+        return self.row(mode, batch).median_ms
+
+    def fastest(self, batch: int) -> LatencyRow:
+        """The quickest measured way to run the whole ensemble at `batch`."""
+        rows = [r for r in self.rows if r.mode in ENSEMBLE_MODES and r.batch == batch]
+        if not rows:
+            raise KeyError(f"no ensemble latency row at batch {batch}")
+        return min(rows, key=lambda row: row.median_ms)
 
     def to_dict(self) -> dict[str, Any]:
         return {"device": self.device, "rows": [asdict(r) for r in self.rows]}
@@ -58,19 +96,35 @@ def device_name(device: torch.device) -> str:
     return f"cpu ({torch.get_num_threads()} threads)"
 
 
+def spread(times: Sequence[float]) -> float:
+    """Interquartile range relative to the median: small when the calls agree."""
+    if len(times) < 4:
+        return float("inf")
+    q1, median, q3 = statistics.quantiles(times, n=4)
+    return (q3 - q1) / median if median > 0 else float("inf")
+
+
 def _timed(
-    fn: Callable[[], object], device: torch.device, warmup: int, repeats: int
+    fn: Callable[[], object],
+    device: torch.device,
+    policy: Stability,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> list[float]:
-    times = []
-    for i in range(warmup + repeats):
+    """Per-call wall times (ms), repeated until they agree (see `Stability`)."""
+    times: list[float] = []
+    begin = clock()
+    for i in range(policy.warmup + policy.max_runs):
         if device.type == "cuda":
             torch.cuda.synchronize(device)
-        start = time.perf_counter()
+        start = clock()
         fn()
         if device.type == "cuda":
             torch.cuda.synchronize(device)
-        if i >= warmup:
-            times.append((time.perf_counter() - start) * 1e3)
+        if i >= policy.warmup:
+            times.append((clock() - start) * 1e3)
+            settled = len(times) >= policy.min_runs and spread(times) <= policy.max_spread
+            if settled or (clock() - begin > policy.max_seconds and len(times) >= 3):
+                break
     return times
 
 
@@ -102,28 +156,49 @@ def measure_members(
     members: Sequence[nn.Module],
     x: Tensor,
     mode: Mode,
-    warmup: int = 3,
-    repeats: int = 10,
+    policy: Stability = Stability(),
+    clock: Callable[[], float] = time.perf_counter,
 ) -> list[float]:
     """Per-call wall times (ms) of running every member on `x`, in the given mode."""
     device = x.device
     if mode != "concurrent" or len(members) == 1:
-        return _timed(_sequential(members, x), device, warmup, repeats)
+        return _timed(_sequential(members, x), device, policy, clock)
     if device.type == "cuda":
-        return _timed(_concurrent_cuda(members, x), device, warmup, repeats)
+        return _timed(_concurrent_cuda(members, x), device, policy, clock)
     total = torch.get_num_threads()
     torch.set_num_threads(max(1, total // len(members)))
     try:
         with ThreadPoolExecutor(len(members)) as pool:
             run = lambda: list(pool.map(_inference, members, [x] * len(members)))  # noqa: E731
-            return _timed(run, device, warmup, repeats)
+            return _timed(run, device, policy, clock)
     finally:
         torch.set_num_threads(total)
 
 
-def _row(mode: Mode, batch: int, times: list[float]) -> LatencyRow:
+def measured_row(
+    mode: Mode, batch: int, measure: Callable[[], list[float]], policy: Stability
+) -> LatencyRow:
+    """One row; a measurement still spread at the time cap is taken once more, and flagged
+    unstable if it stays spread (a budget then reads its p90, see `LatencyRow.budget_ms`)."""
+    times = measure()
+    if spread(times) > policy.max_spread:
+        times = measure()
     p90 = statistics.quantiles(times, n=10)[-1] if len(times) > 1 else times[0]
-    return LatencyRow(mode, batch, statistics.median(times), p90)
+    wobble = spread(times)
+    return LatencyRow(
+        mode, batch, statistics.median(times), p90, runs=len(times),
+        spread=round(min(wobble, 1e3), 4), stable=wobble <= policy.max_spread,
+    )  # fmt: skip
+
+
+def _fused(candidate: Candidate, members: Sequence[nn.Module], example: Tensor) -> nn.Module | None:
+    """The members as one network, or None where the candidate or its members do not fuse."""
+    if not fusable(candidate):
+        return None
+    try:
+        return fuse(members, example, candidate.recipe.aggregation).eval()
+    except NotFusableError:
+        return None
 
 
 @torch.inference_mode()
@@ -131,27 +206,37 @@ def measure_latency(
     candidate: Candidate,
     batches: Sequence[int] = (1, 64),
     device: str | torch.device = "cpu",
-    warmup: int = 3,
-    repeats: int = 10,
+    warmup: int = 2,
+    repeats: int = 5,
     members: Sequence[nn.Module] | None = None,
+    policy: Stability | None = None,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> LatencyTable:
-    """Median and p90 latency (ms per batch) for sequential, concurrent and undivided runs."""
+    """Median and p90 latency (ms per batch): sequential, concurrent, fused, undivided runs.
+    Each row repeats at least `repeats` calls, more until they agree (`policy`)."""
+    policy = policy or Stability(warmup=warmup, min_runs=repeats)
     device = torch.device(device)
     members = [m.eval().to(device) for m in (members or build(candidate))]
     baseline = [m.eval().to(device) for m in build(undivided(candidate))]
+    size = candidate.image_size
+    fused = _fused(
+        candidate, members, torch.randn(1, candidate.in_channels, size, size, device=device)
+    )
+    distinct = members if candidate.members else members[:1]  # divided members are identical
     rows = []
     for batch in batches:
-        size = candidate.image_size
         x = torch.randn(batch, candidate.in_channels, size, size, device=device)
-        for mode in ("sequential", "concurrent"):
-            rows.append(_row(mode, batch, measure_members(members, x, mode, warmup, repeats)))
-        rows.append(
-            _row("undivided", batch, measure_members(baseline, x, "sequential", warmup, repeats))
-        )
-        distinct = members if candidate.members else members[:1]  # divided members are identical
-        alone = [
-            _row("slowest_member", batch, measure_members([m], x, "sequential", warmup, repeats))
-            for m in distinct
-        ]
-        rows.append(max(alone, key=lambda row: row.median_ms))
+
+        def row(
+            mode: Mode, modules: Sequence[nn.Module], how: Mode = "sequential", x: Tensor = x
+        ) -> LatencyRow:
+            measure = lambda: measure_members(modules, x, how, policy, clock)  # noqa: E731
+            return measured_row(mode, x.shape[0], measure, policy)
+
+        rows += [row("sequential", members), row("concurrent", members, "concurrent")]
+        if fused is not None:
+            rows.append(row("fused", [fused]))
+        rows.append(row("undivided", baseline))
+        alone = [row("slowest_member", [m]) for m in distinct]
+        rows.append(max(alone, key=lambda r: r.median_ms))
     return LatencyTable(device_name(device), tuple(rows))

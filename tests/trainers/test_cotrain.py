@@ -63,10 +63,62 @@ def test_callbacks_see_every_epoch_and_can_stop_training(digits) -> None:
     assert result.stopped_by == "callback" and len(result.history) == 2
 
 
+class StepClock:
+    """A clock that advances one second each time it is read: time-limit tests that behave the
+    same on any machine."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        self.now += 1.0
+        return self.now
+
+
+def steps_per_epoch(digits, batch_size: int = RECIPE.batch_size) -> int:
+    return max(1, len(digits.train.labels) // batch_size)
+
+
 def test_wall_clock_limit_stops_training(digits) -> None:
-    result = train(tiny(1, epochs=50, time_limit_s=0.5), digits)
+    steps = steps_per_epoch(digits)  # one clock read per step, one per epoch report
+    limit = steps + 1 + steps // 2  # runs out in the middle of epoch 2
+    result = train(tiny(1, epochs=50, time_limit_s=limit), digits, clock=StepClock())
     assert result.stopped_by == "time_limit"
-    assert len(result.history) < 50
+    assert [r.epoch for r in result.history] == [1, 2]
+    assert [r.final for r in result.history] == [False, True]
+
+
+def test_a_stopper_is_told_the_effective_last_epoch_and_never_prunes_it(digits) -> None:
+    """A run cut by its time limit ends on an epoch before the recipe's last; pruning it there
+    would throw away a finished trial (its checkpoint and its place on the front)."""
+    from searcher.run.pruning import CostBucketMedianStopper
+    from searcher.study.records import TrialRecord
+
+    peers = [
+        TrialRecord(n, "COMPLETE", "trained", {"curve": [1.0] * 5, "gflops": 1e-4})
+        for n in range(3)
+    ]  # every peer was perfect at every epoch: this run is below their median from epoch 2
+    stopper = CostBucketMedianStopper(1e-4, peers, min_epoch=2)
+    steps = steps_per_epoch(digits)
+    limit = steps + 1 + steps // 2
+    result = train(
+        tiny(1, epochs=5, time_limit_s=limit), digits, callbacks=[stopper], clock=StepClock()
+    )
+    assert result.stopped_by == "time_limit" and stopper.stopped_at is None
+    assert len(result.history) == 2
+
+
+def test_a_stopper_prunes_before_the_last_epoch(digits) -> None:
+    from searcher.run.pruning import CostBucketMedianStopper
+    from searcher.study.records import TrialRecord
+
+    peers = [
+        TrialRecord(n, "COMPLETE", "trained", {"curve": [1.0] * 5, "gflops": 1e-4})
+        for n in range(3)
+    ]
+    stopper = CostBucketMedianStopper(1e-4, peers, min_epoch=1)
+    result = train(tiny(1, epochs=3), digits, callbacks=[stopper])
+    assert result.stopped_by == "callback" and stopper.stopped_at == 1
 
 
 def test_checkpoint_round_trip_rebuilds_the_same_ensemble(digits, tmp_path: Path) -> None:

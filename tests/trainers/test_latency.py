@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from space import Candidate
-from trainers.latency import LatencyTable, measure_latency
+from trainers.latency import LatencyTable, Stability, _timed, measure_latency, measured_row
 
 
 def test_latency_table_has_sane_positive_numbers_for_every_mode() -> None:
@@ -14,11 +14,14 @@ def test_latency_table_has_sane_positive_numbers_for_every_mode() -> None:
     table = measure_latency(candidate, batches=(1, 8), warmup=1, repeats=3)
     assert {(r.mode, r.batch) for r in table.rows} == {
         (mode, batch)
-        for mode in ("sequential", "concurrent", "undivided", "slowest_member")
+        for mode in ("sequential", "concurrent", "fused", "undivided", "slowest_member")
         for batch in (1, 8)
     }
+    fastest = table.fastest(1)
+    assert fastest.mode in ("concurrent", "fused")
+    assert fastest.median_ms == min(table.median_ms(m, 1) for m in ("concurrent", "fused"))
     for row in table.rows:
-        assert 0 < row.median_ms <= row.p90_ms < 10_000
+        assert 0 < row.median_ms <= row.p90_ms and row.runs >= 3
     assert table.device.startswith("cpu")
     assert LatencyTable.from_dict(table.to_dict()) == table
     with pytest.raises(KeyError):
@@ -35,26 +38,100 @@ def test_latency_on_cuda_uses_streams() -> None:
     assert all(row.median_ms > 0 for row in table.rows)
 
 
-class Sleeper(torch.nn.Module):
-    """A member whose forward takes a known time (and releases the GIL, like real kernels)."""
+class FakeClock:
+    """Time that passes only when a member says so: latency tests independent of the machine."""
 
-    def __init__(self, ms: float) -> None:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Sleeper(torch.nn.Module):
+    """A member whose forward takes a known time on `clock` (or really sleeps without one)."""
+
+    def __init__(self, ms: float, clock: FakeClock | None = None) -> None:
         super().__init__()
-        self.ms = ms
+        self.ms, self.clock = ms, clock
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        time.sleep(self.ms / 1000)
+        if self.clock is None:
+            time.sleep(self.ms / 1000)  # releases the GIL, like real kernels
+        else:
+            self.clock.now += self.ms / 1000
         return x
 
 
-def test_slowest_member_bounds_concurrent_latency_of_a_heterogeneous_ensemble() -> None:
+def hetero_candidate() -> Candidate:
     from space.member import Architecture
 
-    candidate = Candidate("resnet", 8, 2, image_size=8, in_channels=1).with_members(
+    return Candidate("resnet", 8, 2, image_size=8, in_channels=1).with_members(
         [Architecture("resnet", 8, 2), Architecture("resnet", 8, 4)]
     )
-    members = [Sleeper(5), Sleeper(30)]
-    table = measure_latency(candidate, batches=(1,), warmup=1, repeats=5, members=members)
-    assert table.median_ms("slowest_member", 1) == pytest.approx(30, abs=8)
-    assert table.median_ms("sequential", 1) == pytest.approx(35, abs=10)
-    assert table.median_ms("concurrent", 1) < table.median_ms("sequential", 1) - 2
+
+
+def test_slowest_member_and_sequential_rows_of_a_heterogeneous_ensemble() -> None:
+    clock = FakeClock()
+    members = [Sleeper(5, clock), Sleeper(30, clock)]
+    table = measure_latency(
+        hetero_candidate(), batches=(1,), warmup=1, repeats=5, members=members, clock=clock
+    )
+    assert table.median_ms("slowest_member", 1) == pytest.approx(30)
+    assert table.median_ms("sequential", 1) == pytest.approx(35)
+    assert "fused" not in {row.mode for row in table.rows}  # heterogeneous: never fused
+    row = next(r for r in table.rows if r.mode == "sequential")
+    assert row.stable and row.spread == 0 and row.runs == 5  # identical calls settle at once
+
+
+def test_concurrent_members_overlap() -> None:
+    """A relative comparison within one run: two 20 ms members side by side vs one after
+    the other (sleeping threads overlap however busy the machine is)."""
+    members = [Sleeper(20), Sleeper(20)]
+    table = measure_latency(hetero_candidate(), batches=(1,), warmup=1, repeats=5, members=members)
+    assert table.median_ms("concurrent", 1) < 0.8 * table.median_ms("sequential", 1)
+    assert table.fastest(1).mode == "concurrent"
+
+
+def scripted(durations_ms: list[float], clock: FakeClock):
+    """A call whose successive durations are scripted (a disturbed machine, made repeatable)."""
+    script = iter(durations_ms)
+
+    def call() -> None:
+        clock.now += next(script) / 1000
+
+    return call
+
+
+def test_a_disturbance_is_outvoted_by_more_runs() -> None:
+    clock = FakeClock()
+    policy = Stability(warmup=0, min_runs=5, max_seconds=10)
+    durations = [1.0, 120.0, 1.0, 1.1, 0.9, 1.0, 1.0, 1.05, 0.95, 1.0] + [1.0] * 50
+    times = _timed(scripted(durations, clock), torch.device("cpu"), policy, clock)
+    row = measured_row("concurrent", 1, lambda: times, policy)
+    assert row.median_ms == pytest.approx(1.0) and row.stable
+    assert row.runs == len(times) and 5 <= row.runs < 60
+
+
+def test_a_measurement_that_never_settles_is_retaken_once_then_flagged() -> None:
+    clock = FakeClock()
+    policy = Stability(warmup=0, min_runs=5, max_runs=20, max_seconds=10)
+    calls = []
+
+    def measure() -> list[float]:
+        calls.append(1)
+        return _timed(scripted([1.0, 3.0] * 10, clock), torch.device("cpu"), policy, clock)
+
+    row = measured_row("concurrent", 1, measure, policy)
+    assert len(calls) == 2 and row.runs == 20
+    assert not row.stable and row.spread > policy.max_spread
+    assert row.budget_ms == row.p90_ms > row.median_ms  # a budget reads the slow end
+
+
+def test_the_time_cap_ends_a_slow_measurement() -> None:
+    clock = FakeClock()
+    policy = Stability(warmup=1, min_runs=5, max_seconds=0.5)
+    times = _timed(
+        scripted([200.0, 100.0, 300.0, 100.0, 300.0] * 4, clock), torch.device("cpu"), policy, clock
+    )
+    assert times == pytest.approx([100.0, 300.0, 100.0])  # past the 0.5 s cap; 3 at least

@@ -3,6 +3,16 @@
 from __future__ import annotations
 
 from trainers.data import cifar, digits, imagefolder
-from trainers.data.source import DATASETS, DataSource, ImageSet, load_data
+from trainers.data.source import DATASETS, DataMode, DataSource, ImageSet, LoadOptions, load_data
 
-__all__ = ["DATASETS", "DataSource", "ImageSet", "cifar", "digits", "imagefolder", "load_data"]
+__all__ = [
+    "DATASETS",
+    "DataMode",
+    "DataSource",
+    "ImageSet",
+    "LoadOptions",
+    "cifar",
+    "digits",
+    "imagefolder",
+    "load_data",
+]

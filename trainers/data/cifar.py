@@ -14,7 +14,15 @@ import numpy as np
 import torch
 
 from space.errors import ConfigError
-from trainers.data.source import DATASETS, DataSource, ImageSet, require_dir, split_train_val
+from trainers.data.source import (
+    DATASETS,
+    DataSource,
+    ImageSet,
+    LoadOptions,
+    require_dir,
+    require_memory,
+    split_train_val,
+)
 
 
 @dataclass(frozen=True)
@@ -81,7 +89,10 @@ def _try_download(data_dir: Path, name: str) -> None:
         return
 
 
-def _load(name: str, data_dir: Path | None, val_fraction: float, seed: int) -> DataSource:
+def _load(
+    name: str, data_dir: Path | None, val_fraction: float, seed: int, options: LoadOptions
+) -> DataSource:
+    require_memory(name, options)
     folder = _locate(require_dir(data_dir, name), name)
     layout = LAYOUTS[name]
     full = _read_batches(folder, layout.train_files, layout.label_key)
@@ -96,10 +107,14 @@ def _load(name: str, data_dir: Path | None, val_fraction: float, seed: int) -> D
 
 
 @DATASETS.register("cifar10")
-def load_cifar10(data_dir: Path | None, val_fraction: float, seed: int) -> DataSource:
-    return _load("cifar10", data_dir, val_fraction, seed)
+def load_cifar10(
+    data_dir: Path | None, val_fraction: float, seed: int, options: LoadOptions
+) -> DataSource:
+    return _load("cifar10", data_dir, val_fraction, seed, options)
 
 
 @DATASETS.register("cifar100")
-def load_cifar100(data_dir: Path | None, val_fraction: float, seed: int) -> DataSource:
-    return _load("cifar100", data_dir, val_fraction, seed)
+def load_cifar100(
+    data_dir: Path | None, val_fraction: float, seed: int, options: LoadOptions
+) -> DataSource:
+    return _load("cifar100", data_dir, val_fraction, seed, options)

@@ -7,11 +7,19 @@ from pathlib import Path
 import torch
 from sklearn.datasets import load_digits
 
-from trainers.data.source import DATASETS, DataSource, ImageSet, split_train_val
+from trainers.data.source import (
+    DATASETS,
+    DataSource,
+    ImageSet,
+    LoadOptions,
+    require_memory,
+    split_train_val,
+)
 
 
 @DATASETS.register("digits")
-def load(data_dir: Path | None, val_fraction: float, seed: int) -> DataSource:
+def load(data_dir: Path | None, val_fraction: float, seed: int, options: LoadOptions) -> DataSource:
+    require_memory("digits", options)
     bunch = load_digits()
     # Pixel values are 0..16; scale to 0..255 so every source shares one uint8 pipeline.
     images = torch.from_numpy(bunch.images * 255.0 / 16.0).round().to(torch.uint8).unsqueeze(1)
