@@ -1,5 +1,10 @@
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -31,3 +36,59 @@ def run_args(tmp_path: Path, tiny_space: Path) -> list[str]:
         "run", "--space", str(tiny_space), "--storage", f"sqlite:///{tmp_path / 'study.db'}",
         "--runs-dir", str(tmp_path / "runs"), "--study", "tiny", "--no-pruning",
     ]  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def stop_searcher_processes():
+    """Kills the `searcher` processes a test started, even when the test failed."""
+    from tests.searcher.processes import SearcherProcess
+
+    yield
+    SearcherProcess.kill_all()
+
+
+# Every process the suite starts (and their children: workers, Streamlit servers) inherits this
+# marker; at the end of the session any still alive is killed and the session fails.
+SESSION_MARKER = "DIVCO_TEST_SESSION"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    os.environ[SESSION_MARKER] = f"{os.getpid()}-{time.time_ns()}"
+
+
+def processes_with_marker(marker: str) -> list[int]:
+    needle = f"{SESSION_MARKER}={marker}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes().split(b"\0")
+            if needle in environ and b"Z" not in (entry / "stat").read_bytes().split(b") ")[1][:1]:
+                found.append(int(entry.name))
+        except OSError:  # exited meanwhile, or not ours to read
+            continue
+    return found
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    marker = os.environ.get(SESSION_MARKER)
+    if marker is None or not Path("/proc/self/environ").exists():
+        return  # not Linux: nothing to scan
+    deadline = time.monotonic() + 5  # processes told to stop get a moment to exit
+    leftovers = processes_with_marker(marker)
+    while leftovers and time.monotonic() < deadline:
+        time.sleep(0.2)
+        leftovers = processes_with_marker(marker)
+    if not leftovers:
+        return
+    lines = []
+    for pid in leftovers:
+        with contextlib.suppress(OSError):
+            cmd = (Path("/proc") / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ")
+            lines.append(f"  {pid}: {cmd.decode(errors='replace')[:200]}")
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+    print("\nprocesses started by the test suite were still alive (now killed):", file=sys.stderr)
+    print("\n".join(lines), file=sys.stderr)
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED

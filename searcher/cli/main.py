@@ -1,4 +1,4 @@
-"""`searcher`: a thin table of subcommands over the library.
+"""`searcher`: the command line, a table of subcommands over the library.
 
 Every user-caused error (`DivcoError`) is printed as one line and exits with status 2; nothing
 else is caught, so real bugs still show their traceback.
@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
+from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -18,6 +18,7 @@ import optuna
 from searcher.cli.options import (
     OneLineErrorParser,
     add_budget_arguments,
+    add_data_arguments,
     add_pool_arguments,
     add_search_arguments,
     add_storage_arguments,
@@ -27,24 +28,28 @@ from searcher.cli.options import (
     positive_int,
     search_config,
     space_for,
+    trial_numbers,
 )
-from searcher.export.artifact import ExportRequest, export
-from searcher.run.compare import run_compare
-from searcher.run.loop import prepare, target_of
-from searcher.run.workers import config_from_study, parse_devices, run_pool, worker_configs
 from searcher.study import attrs
 from searcher.study.frontier import pareto_front
 from searcher.study.open import OBJECTIVE_ATTRS, load_existing_study
-from searcher.study.records import read_records
+from searcher.study.seeds import with_confirmations
+from searcher.study.snapshot import read_snapshot
 from searcher.study.storage import default_storage_url, open_storage
-from searcher.study.tables import frontier_rows, render, space_rows
+from searcher.study.tables import frontier_rows, render, space_rows, trial_rows
 from space.errors import ConfigError, DivcoError
-from space.search_space import load_space, preset_names
+from space.presets import preset_names
 
 Handler = Callable[[argparse.Namespace], int]
 
 
+# Commands that train, measure or export import torch and the trainers inside their handler:
+# `--help`, argument errors, `frontier` and `ui` never load them (a test checks `frontier`).
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
+    from searcher.run.compare import run_compare
+
     homogeneous = space_for(args, "homogeneous")
     hetero_args = argparse.Namespace(**{**vars(args), "space": args.hetero_space})
     config = search_config(args, homogeneous)
@@ -53,6 +58,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from searcher.run.loop import prepare, target_of
+    from searcher.run.workers import parse_devices, run_pool, worker_configs
+
     devices = parse_devices(args.devices) if args.devices else []
     config = search_config(args, space_for(args, args.space_kind))
     prepared = prepare(config)  # creates and seeds the study once, before any worker starts
@@ -62,11 +70,15 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    from searcher.run.workers import config_from_study, parse_devices, run_pool, worker_configs
+
     devices = parse_devices(args.devices) if args.devices else []
     config = config_from_study(
         args.storage,
         args.study,
         data_dir=args.data_dir,
+        data_mode=args.data_mode,
+        data_workers=args.data_workers,
         n_trials=args.n_trials,
         timeout_s=args.timeout,
         runs_dir=Path(args.runs_dir),
@@ -81,10 +93,18 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 def cmd_frontier(args: argparse.Namespace) -> int:
     url = args.storage or default_storage_url(Path(args.runs_dir))
-    study = load_existing_study(open_storage(url), args.study)
-    records = read_records(study)
+    storage = open_storage(url)
+    study = load_existing_study(storage, args.study)
+    records = read_snapshot(storage, study.study_name)  # plain SQL: flat memory at 10 000 trials
+    records = with_confirmations(records, study.user_attrs)  # `searcher confirm`'s seeds
     cost = OBJECTIVE_ATTRS.get(args.cost, args.cost)
     front = pareto_front(records, cost)
+    if args.all:
+        counts = Counter(r.status for r in records)
+        summary = ", ".join(f"{n} {status}" for status, n in counts.most_common())
+        print(f"study '{study.study_name}': {len(records)} trials ({summary})")
+        print(render(trial_rows(records)))
+        return 0
     print(
         f"study '{study.study_name}': {len(records)} trials, {len(front)} on the accuracy-{args.cost} front"
     )
@@ -92,7 +112,39 @@ def cmd_frontier(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_confirm(args: argparse.Namespace) -> int:
+    from searcher.run.confirm import ConfirmRequest, confirm
+
+    request = ConfirmRequest(
+        storage=args.storage or default_storage_url(Path(args.runs_dir)),
+        study=args.study,
+        seeds=args.seeds,
+        top=args.top,
+        trials=tuple(args.trials or ()),
+        data_dir=args.data_dir,
+        device=args.device,
+    )
+    confirm(request)
+    return 0
+
+
+def add_confirm_parser(commands: argparse._SubParsersAction) -> None:
+    confirm = commands.add_parser(
+        "confirm", help="retrain front candidates with further seeds (mean ± std per trial)"
+    )
+    add_storage_arguments(confirm)
+    which = confirm.add_mutually_exclusive_group()
+    which.add_argument("--top", type=positive_int, help="the N most accurate trials of the front")
+    which.add_argument("--trials", type=trial_numbers, help="these trials instead: 3,7")
+    confirm.add_argument("--seeds", type=positive_int, default=2, help="further seeds per trial")
+    confirm.add_argument("--data-dir", help="the study's data set (all but digits)")
+    confirm.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
+    confirm.set_defaults(handler=cmd_confirm)
+
+
 def cmd_export(args: argparse.Namespace) -> int:
+    from searcher.export.artifact import ExportRequest, export
+
     budget = budget_from(args)
     if args.trial is not None and not budget.is_unbounded:
         raise ConfigError("--trial names the trial; budgets choose one with --best")
@@ -116,7 +168,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
         load_existing_study(open_storage(url), args.study)  # a bad URL or name fails here, once
     else:
         open_storage(url)
-    app = Path(__file__).resolve().parent.parent / "ui" / "app.py"
+    app = Path(__file__).resolve().parents[2] / "ui" / "app.py"
     command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.headless", "true",
                "--server.port", str(args.port), "--server.address", args.address,
                "--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer",
@@ -124,13 +176,14 @@ def cmd_ui(args: argparse.Namespace) -> int:
     if args.study:
         command += ["--study", args.study]
     print(f"dashboard on http://{args.address}:{args.port} (Ctrl-C stops it)", flush=True)
-    try:
-        return subprocess.call(command)
-    except KeyboardInterrupt:
-        return 0
+    # This process becomes the server: SIGTERM, SIGINT and SIGHUP reach Streamlit itself, so
+    # stopping `searcher ui` always frees the port (a child could outlive its parent).
+    os.execv(sys.executable, command)
 
 
 def cmd_space_show(args: argparse.Namespace) -> int:
+    from space.search_space import load_space
+
     space = load_space(args.space)
     budget = budget_from(args)
     rows = space_rows(space.candidates(), budget)
@@ -141,8 +194,21 @@ def cmd_space_show(args: argparse.Namespace) -> int:
     return 0
 
 
+DESCRIPTION = """divco: find the most accurate image model within a FLOP, parameter or latency
+budget, where a model may be one wide network divided into S thinner, co-trained members."""
+EXAMPLES = """examples:
+  searcher run --budget-gflops 20      search the digits data under 20 GFLOPs (resumes if stored)
+  searcher frontier --all              every stored trial with its status; without --all the front
+  searcher export --best --out deploy/ the most accurate ensemble as ONNX, verified"""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = OneLineErrorParser(prog="searcher", description=__doc__.splitlines()[0])
+    parser = OneLineErrorParser(
+        prog="searcher",
+        description=DESCRIPTION,
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     space = commands.add_parser("space", help="inspect search spaces")
@@ -158,6 +224,9 @@ def build_parser() -> argparse.ArgumentParser:
     frontier = commands.add_parser("frontier", help="print the Pareto front of a stored study")
     add_storage_arguments(frontier)
     frontier.add_argument("--cost", default="gflops", choices=["gflops", "params_m", "latency"])
+    frontier.add_argument(
+        "--all", action="store_true", help="every trial with its status, not only the front"
+    )
     frontier.set_defaults(handler=cmd_frontier)
 
     export_parser = commands.add_parser("export", help="export a trained ensemble (ONNX + weights)")
@@ -175,6 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--members-separate", action="store_true", help="also one ONNX file per member"
     )
     export_parser.set_defaults(handler=cmd_export)
+    add_confirm_parser(commands)
 
     ui = commands.add_parser("ui", help="the Streamlit dashboard over a storage (reads only)")
     add_storage_arguments(ui)
@@ -207,6 +277,7 @@ def add_run_parser(commands: argparse._SubParsersAction) -> None:
     worker.add_argument("--storage", required=True, help="SQLAlchemy URL of the shared storage")
     worker.add_argument("--study", help="study name (default: the only one in the storage)")
     worker.add_argument("--data-dir", help="this machine's copy of the study's data set")
+    add_data_arguments(worker)
     worker.add_argument("--runs-dir", default="runs", help="where this machine writes checkpoints")
     worker.add_argument(
         "--n-trials", type=positive_int, help="trained trials in the study in total"

@@ -6,15 +6,17 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import yaml
 
-from searcher.run.config import SearchConfig
-from space.budget import Budget
 from space.errors import ConfigError
-from space.search_space import SearchSpace, load_space, preset_names
-from trainers.data import DATASETS
+from space.presets import preset_names
+
+if TYPE_CHECKING:  # the parser is built without torch: commands that train import it themselves
+    from searcher.run.config import SearchConfig
+    from space.budget import Budget
+    from space.search_space import SearchSpace
 
 
 class OneLineErrorParser(argparse.ArgumentParser):
@@ -44,12 +46,22 @@ def positive_int(text: str) -> int:
     return value
 
 
+def trial_numbers(text: str) -> list[int]:
+    """`3,7` -> [3, 7] (`searcher confirm --trials`)."""
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is not a list of trial numbers, e.g. 3,7"
+        ) from None
+
+
 def add_budget_arguments(parser: argparse.ArgumentParser, latency: bool = False) -> None:
     parser.add_argument("--budget-gflops", type=positive_float, help="max GFLOPs (multiply-adds)")
     parser.add_argument("--budget-params-m", type=positive_float, help="max parameters, millions")
     if latency:
         parser.add_argument(
-            "--budget-latency-ms", type=positive_float, help="max concurrent latency"
+            "--budget-latency-ms", type=positive_float, help="max latency (concurrent or fused)"
         )
         parser.add_argument(
             "--latency-batch", type=positive_int, default=1, help="batch of that latency"
@@ -62,6 +74,8 @@ def add_budget_arguments(parser: argparse.ArgumentParser, latency: bool = False)
 
 
 def budget_from(args: argparse.Namespace) -> Budget:
+    from space.budget import Budget
+
     return Budget(
         gflops=args.budget_gflops,
         params_m=args.budget_params_m,
@@ -72,6 +86,7 @@ def budget_from(args: argparse.Namespace) -> Budget:
     )
 
 
+# The data sets `trainers.data` registers, with their default preset (a test keeps them equal).
 DEFAULT_SPACES = {
     "digits": "digits",
     "cifar10": "cifar",
@@ -82,6 +97,9 @@ DEFAULT_SPACES = {
 
 def space_for(args: argparse.Namespace, kind: str) -> SearchSpace:
     """--space, or the data set's preset of the requested kind (`digits`, `digits-hetero`, ...)."""
+    from space.search_space import load_space
+    from trainers.data import DATASETS
+
     DATASETS.get(args.data)  # an unknown data set is an error before anything else
     name = args.space or DEFAULT_SPACES[args.data] + ("-hetero" if kind == "heterogeneous" else "")
     if name not in preset_names() and not args.space:
@@ -89,14 +107,20 @@ def space_for(args: argparse.Namespace, kind: str) -> SearchSpace:
     space = load_space(name)
     if space.kind != kind:
         raise ConfigError(f"space '{space.name}' is {space.kind}, not {kind} (--space-kind)")
+    if getattr(args, "init", None):  # recipe init for every candidate (README, Go Wide...)
+        space = space.with_recipe(init=args.init)
     return space
 
 
 def search_config(args: argparse.Namespace, space: SearchSpace) -> SearchConfig:
+    from searcher.run.config import SearchConfig
+
     return SearchConfig(
         space=space,
         data=args.data,
         data_dir=args.data_dir,
+        data_mode=args.data_mode or "auto",
+        data_workers=args.data_workers,
         storage=args.storage,
         study=args.study,
         n_trials=args.n_trials,
@@ -106,7 +130,9 @@ def search_config(args: argparse.Namespace, space: SearchSpace) -> SearchConfig:
         device=args.device,
         seed=args.seed,
         runs_dir=Path(args.runs_dir),
-        pruning=not args.no_pruning,
+        stopping=stopping_from(args),
+        asha_eta=args.asha_eta,
+        asha_min_epochs=args.asha_min_epochs,
         heartbeat_s=args.heartbeat_s,
     )
 
@@ -152,14 +178,23 @@ def add_storage_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--runs-dir", default="runs", help="checkpoints and the default storage")
 
 
+def add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    """How training reads its images (image folders larger than 1 GiB decoded stream by default)."""
+    parser.add_argument("--data-mode", choices=["auto", "memory", "stream"],
+                        help="memory: decode once into RAM; stream: loader processes (default auto)")  # fmt: skip
+    parser.add_argument("--data-workers", type=positive_int,
+                        help="loader processes when streaming (default: from the cores)")  # fmt: skip
+
+
 def add_search_arguments(parser: argparse.ArgumentParser, n_trials: int) -> None:
     """The options of `run` and `compare`: what to search, on what data, under what budget."""
     parser.add_argument("--config", help="YAML file of these options; command-line options win")
     parser.add_argument(
         "--space", help=f"preset ({', '.join(preset_names())}) or YAML (default: the data set's)"
     )
-    parser.add_argument("--data", default="digits", help=f"data set: {', '.join(DATASETS.keys())}")
+    parser.add_argument("--data", default="digits", help=f"data set: {', '.join(DEFAULT_SPACES)}")
     parser.add_argument("--data-dir", help="directory of the data set (all but digits)")
+    add_data_arguments(parser)
     add_storage_arguments(parser)
     parser.add_argument(
         "--n-trials", type=positive_int, default=n_trials, help="candidates to train"
@@ -169,9 +204,34 @@ def add_search_arguments(parser: argparse.ArgumentParser, n_trials: int) -> None
     parser.add_argument("--objective", default="gflops", choices=["gflops", "latency"])
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--init", choices=["scratch", "wide_then_narrow"],
+                        help="recipe init of every candidate (default: the space's recipe)")  # fmt: skip
+    parser.add_argument("--stopping", choices=["asha", "median", "none"],
+                        help="early stopping: asha (MO-ASHA, default), median (cost-bucket median), none")  # fmt: skip
     parser.add_argument(
-        "--no-pruning", action="store_true", help="train every candidate to the end"
+        "--no-pruning",
+        action="store_true",
+        help="train every candidate to the end (--stopping none)",
     )
+    parser.add_argument("--asha-eta", type=at_least_two, default=3,
+                        help="MO-ASHA keeps the top 1/eta at rungs of max_epochs // eta**k epochs")  # fmt: skip
+    parser.add_argument(
+        "--asha-min-epochs", type=positive_int, default=2, help="MO-ASHA's lowest rung"
+    )
+
+
+def at_least_two(text: str) -> int:
+    value = positive_int(text)
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"{text} must be >= 2")
+    return value
+
+
+def stopping_from(args: argparse.Namespace) -> str:
+    """--stopping, with --no-pruning kept as the old spelling of `none`."""
+    if args.no_pruning and args.stopping not in (None, "none"):
+        raise ConfigError(f"--no-pruning means --stopping none, not {args.stopping}; give one")
+    return "none" if args.no_pruning else args.stopping or "asha"
 
 
 def add_pool_arguments(parser: argparse.ArgumentParser, cpu_flag: str) -> None:

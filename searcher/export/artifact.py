@@ -12,6 +12,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Literal
 
 from searcher.export.files import write_manifest, write_readme
 from searcher.export.onnx_graph import (
@@ -21,6 +22,7 @@ from searcher.export.onnx_graph import (
     Normalised,
     write_onnx,
 )
+from searcher.export.runtime_latency import ExecutionMode, describe, onnxruntime_latency
 from searcher.export.verify import Verification, verify
 from searcher.run.loop import SPLIT_SEED
 from searcher.study import attrs
@@ -33,6 +35,10 @@ from space.errors import ConfigError
 from trainers.checkpoint import load_checkpoint, save_checkpoint
 from trainers.data import DataSource, load_data
 from trainers.ensemble import Ensemble
+from trainers.fused import NotFusableError, fusable, fuse, probe_input
+
+Graph = Literal["fused", "members"]  # model.onnx: one grouped network, or S member branches
+THROUGHPUT_BATCH = 64  # when the trial has no latency table to take it from
 
 
 @dataclass(frozen=True)
@@ -59,7 +65,9 @@ def within(record: TrialRecord, budget: Budget) -> bool:
 def pick_trial(
     records: Sequence[TrialRecord], number: int | None, budget: Budget | None
 ) -> TrialRecord:
-    """The named trial, or the most accurate trained one within the budget (cheaper on ties)."""
+    """The named trial, or the most accurate trained one within the budget (cheaper on ties).
+    Where trials within it were seed-confirmed (`searcher confirm`), the best confirmed mean
+    wins: one seed's accuracy is partly luck."""
     if number is not None:
         record = next((r for r in records if r.number == number), None)
         if record is None:
@@ -80,6 +88,9 @@ def pick_trial(
             f"({cheapest.label}) at {cheapest.cost(attrs.GFLOPS):.4g} GFLOPs, "
             f"{cheapest.cost(attrs.LATENCY_MS) or 0:.3g} ms"
         )
+    confirmed = [r for r in fitting if r.attrs.get(attrs.CONFIRM_MEAN) is not None]
+    if confirmed:
+        return max(confirmed, key=lambda r: (r.attrs[attrs.CONFIRM_MEAN], -(r.cost(attrs.GFLOPS) or 0.0)))  # fmt: skip
     return max(fitting, key=lambda r: (r.accuracy, -(r.cost(attrs.GFLOPS) or 0.0)))
 
 
@@ -105,15 +116,18 @@ def export(request: ExportRequest, out: Callable[[str], None] = print) -> Verifi
     request.out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{request.out.name}.", dir=request.out.parent))
     try:
-        verification = _write_and_verify(staging, candidate, ensemble, data, record, request)
+        verification, graph = _write_and_verify(staging, candidate, ensemble, data, record, request)
+        runtime = _runtime_latency(staging / "model.onnx", candidate, record, graph)
         context = {
             "study": study.study_name,
             "storage": redact(request.storage),
             "trial": record.number,
+            "graph": graph,
         }
         write_manifest(
-            staging, candidate, data, record, verification, context, request.members_separate
-        )
+            staging, candidate, data, record, verification, context, request.members_separate,
+            runtime,
+        )  # fmt: skip
         write_readme(staging, candidate, data)
         if request.out.exists():
             shutil.rmtree(request.out)
@@ -126,17 +140,56 @@ def export(request: ExportRequest, out: Callable[[str], None] = print) -> Verifi
     out(f"verified: ONNX Runtime vs PyTorch max |diff| {verification.max_abs_diff:.2e} on "
         f"{min(256, verification.images)} images; accuracy {verification.onnx_accuracy:.4f} "
         f"(stored {verification.stored_accuracy:.4f}, {verification.images} validation images)")  # fmt: skip
+    out(f"model.onnx: {GRAPH_TEXT[graph]}; {describe(runtime)}")
     return verification
+
+
+GRAPH_TEXT: dict[Graph, str] = {
+    "fused": "the members fused into one grouped-convolution network",
+    "members": "one branch per member",
+}
+
+
+def _runtime_latency(
+    path: Path, candidate: Candidate, record: TrialRecord, graph: Graph
+) -> dict[str, Any]:
+    """ONNX Runtime latency at batch 1 and the trial's throughput batch; the parallel execution
+    mode only where the members are parallel branches of the graph."""
+    rows = (record.attrs.get(attrs.LATENCY) or {}).get("rows") or [{"batch": THROUGHPUT_BATCH}]
+    batches = sorted({1, max(row["batch"] for row in rows)})
+    modes: tuple[ExecutionMode, ...] = (
+        ("sequential", "parallel") if graph == "members" and candidate.networks > 1
+        else ("sequential",)
+    )  # fmt: skip
+    size = candidate.image_size
+    return onnxruntime_latency(path, (candidate.in_channels, size, size), batches, modes)
+
+
+def deployable_graph(
+    candidate: Candidate, ensemble: Ensemble, mean: Sequence[float], std: Sequence[float],
+    members_separate: bool,
+) -> tuple[DeployableEnsemble, Graph]:  # fmt: skip
+    """The fused members where the candidate allows it, else (or when asked) the members."""
+    if not members_separate and fusable(candidate):
+        example = probe_input(candidate)
+        try:
+            fused = fuse(list(ensemble.members), example, candidate.recipe.aggregation)
+            return DeployableEnsemble(fused, mean, std).eval(), "fused"
+        except NotFusableError:
+            pass
+    return DeployableEnsemble(ensemble, mean, std).eval(), "members"
 
 
 def _write_and_verify(
     folder: Path, candidate: Candidate, ensemble: Ensemble, data: DataSource, record: TrialRecord,
     request: ExportRequest,
-) -> Verification:  # fmt: skip
+) -> tuple[Verification, Graph]:  # fmt: skip
+    """Writes the files; the check compares model.onnx with the per-member PyTorch ensemble."""
     mean, std = data.mean_std
-    deployable = DeployableEnsemble(ensemble, mean, std).eval()
+    reference = DeployableEnsemble(ensemble, mean, std).eval()
+    graph_model, graph = deployable_graph(candidate, ensemble, mean, std, request.members_separate)
     images = data.val.resized(candidate.image_size).float().div(255)
-    write_onnx(deployable, folder / "model.onnx", images[:2], OUTPUTS)
+    write_onnx(graph_model, folder / "model.onnx", images[:2], OUTPUTS)
     save_checkpoint(folder / "ensemble.pt", candidate, ensemble)
     (folder / "candidate.yaml").write_text(candidate.to_yaml())
     if request.members_separate:
@@ -147,4 +200,5 @@ def _write_and_verify(
                 images[:2],
                 MEMBER_OUTPUTS,
             )
-    return verify(folder / "model.onnx", deployable, images, data.val.labels, record.accuracy)
+    labels = data.val.labels
+    return verify(folder / "model.onnx", reference, images, labels, record.accuracy), graph

@@ -44,6 +44,7 @@ def write_manifest(
     verification: Verification,
     context: dict[str, Any],
     members_separate: bool,
+    runtime_latency: dict[str, Any],
 ) -> None:
     a = record.attrs
     manifest = {
@@ -65,12 +66,16 @@ def write_manifest(
             "gflops": a.get(attrs.GFLOPS),
             "params_m": a.get(attrs.PARAMS_M),
             "latency": a.get(attrs.LATENCY),
+            "latency_ms": a.get(attrs.LATENCY_MS),
+            "latency_mode": a.get(attrs.LATENCY_MODE),
         },
+        "onnxruntime_latency": runtime_latency,
         "preprocessing": preprocessing(candidate, data),
         "class_names": list(data.class_names),
         "verification": dataclasses.asdict(verification),
         "files": {
-            "model.onnx": "all members and the aggregation in one graph",
+            "model.onnx": "all members and the aggregation in one graph"
+            + (" (members fused: grouped convolutions)" if context.get("graph") == "fused" else ""),
             "ensemble.pt": "PyTorch weights + candidate: trainers.load_checkpoint('ensemble.pt')",
             "candidate.yaml": "the candidate (space.Candidate.from_yaml)",
         },

@@ -1,5 +1,8 @@
 """The deployable graph: normalisation, the S members and the aggregation in one ONNX model.
 
+The members are either S branches of the graph or fused into one grouped-convolution network
+(`trainers.fused`); both compute the same outputs.
+
 Input `images`: float32 N x C x H x W in [0, 1] (uint8 / 255), at the candidate's image size,
 in the data set's channel order; normalisation happens inside the graph. Outputs `scores`
 (the aggregated class scores: mean logits, log of the mean softmax, or mean log-softmax) and
@@ -17,6 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from trainers.ensemble import Ensemble
+from trainers.fused import FusedEnsemble
 
 INPUT = "images"
 OUTPUTS = ("scores", "probabilities")
@@ -35,7 +39,9 @@ class Normalised(nn.Module):
 
 
 class DeployableEnsemble(nn.Module):
-    def __init__(self, ensemble: Ensemble, mean: Sequence[float], std: Sequence[float]) -> None:
+    def __init__(
+        self, ensemble: Ensemble | FusedEnsemble, mean: Sequence[float], std: Sequence[float]
+    ) -> None:
         super().__init__()
         self.model = Normalised(ensemble, mean, std)
 

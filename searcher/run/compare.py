@@ -1,7 +1,9 @@
-"""`searcher compare`: the four series of the papers on the same data and budget.
+"""`searcher compare`: the series of the papers on the same data and budget.
 
 single networks (S=1) · divided, co-trained ensembles (Zhao et al.) · independently trained
-homogeneous ensembles · heterogeneous ensembles (Kondratyuk & Tan). Each series is its own
+homogeneous ensembles · heterogeneous ensembles (Kondratyuk & Tan) · divided, co-trained
+ensembles whose members first imitate the wide network (Zhou et al., where the recipe has at
+least 2 epochs and the families are imitable). Each series is its own
 study in one storage, so the dashboard's comparison tab reads them side by side.
 """
 
@@ -40,7 +42,7 @@ def series_spaces(homogeneous: SearchSpace, heterogeneous: SearchSpace) -> list[
         )
         return space.with_recipe(mode=mode)
 
-    return [
+    series = [
         Series("single network", "single", restricted((1,), "cotrain", "single")),
         Series("divided, co-trained", "cotrain", restricted(divided, "cotrain", "cotrain")),
         Series(
@@ -50,6 +52,12 @@ def series_spaces(homogeneous: SearchSpace, heterogeneous: SearchSpace) -> list[
             "heterogeneous ensemble", "heterogeneous", heterogeneous.with_recipe(mode="independent")
         ),
     ]
+    try:  # Go Wide, Then Narrow: needs >= 2 epochs (imitation, then the head) and imitable families
+        wide = restricted(divided, "cotrain", "wide-then-narrow")
+        series.append(Series("wide then narrow", "wide-then-narrow", wide.with_recipe(init="wide_then_narrow")))  # fmt: skip
+    except ConfigError:
+        pass
+    return series
 
 
 def best_within(records: list[TrialRecord], config: SearchConfig) -> TrialRecord | None:
@@ -63,7 +71,7 @@ def best_within(records: list[TrialRecord], config: SearchConfig) -> TrialRecord
 def run_compare(
     config: SearchConfig, heterogeneous: SearchSpace, out: Callable[[str], None] = print
 ) -> list[dict]:
-    """Runs (or resumes) the four studies with the same data, budget and trial count."""
+    """Runs (or resumes) the series' studies with the same data, budget and trial count."""
     rows = []
     for series in series_spaces(config.space, heterogeneous):
         name = f"{config.data}-compare-{series.study_suffix}"

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from searcher.study.open import Objective
 from space.budget import Budget
 from space.search_space import SearchSpace
+
+if TYPE_CHECKING:  # the CLI builds a config without importing torch
+    from trainers.data import DataMode
+
+# Early stopping: MO-ASHA (searcher/run/asha.py), the cost-bucket median rule
+# (searcher/run/pruning.py), or none (every candidate trains its full recipe).
+Stopping = Literal["asha", "median", "none"]
 
 
 @dataclass(frozen=True)
@@ -16,6 +23,8 @@ class SearchConfig:
     space: SearchSpace
     data: str = "digits"
     data_dir: str | None = None
+    data_mode: DataMode = "auto"  # memory | stream | auto (image folders over 1 GiB stream)
+    data_workers: int | None = None  # loader processes when streaming (None: from the cores)
     storage: str | None = None
     study: str | None = None
     n_trials: int = 24
@@ -25,7 +34,9 @@ class SearchConfig:
     device: str = "cpu"
     seed: int = 0
     runs_dir: Path = Path("runs")
-    pruning: bool = True
+    stopping: Stopping = "asha"
+    asha_eta: int = 3  # keep the top 1/eta at each rung; rungs at max_epochs // eta**k
+    asha_min_epochs: int = 2  # the lowest rung
     throughput_batch: int = 64
     # "add": train n_trials more than the study holds; "total": until it holds n_trials trained
     # (what several workers sharing one study need).

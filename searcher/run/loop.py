@@ -1,10 +1,11 @@
 """`searcher run`: the search loop of one worker over a shared study.
 
 Each iteration is one `study.optimize(n_trials=1)` call, so Optuna's own machinery does the
-distributed parts: the heartbeat of the running trial, failing stale trials of killed workers,
-and re-enqueueing their candidates once (RetryFailedTrialCallback). The loop only decides when
-to stop: when the study holds its target of trained candidates (pruned ones included: they used
-compute); infeasible and duplicate proposals are stored so the sampler learns, but not counted.
+distributed parts: the heartbeat of the running trial and failing stale trials of killed
+workers. Before each trial the loop enqueues lost candidates and untrained references again
+(recovery.py), then decides whether to go on: until the study holds its target of trained
+candidates (pruned ones included: they used compute) and every reference is trained;
+infeasible and duplicate proposals are stored so the sampler learns, but not counted.
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ from dataclasses import dataclass
 import optuna
 from optuna.trial import TrialState
 
+from searcher.run.claim import counts_toward_target, fail_stale_trials
 from searcher.run.config import SearchConfig
-from searcher.run.objective import TrialObjective, counts_toward_target
+from searcher.run.objective import TrialObjective
 from searcher.run.progress import Progress
+from searcher.run.recovery import pending_references, requeue_lost
 from searcher.run.summary import SearchSummary
 from searcher.run.trial_run import latency_excess, measure
 from searcher.study import attrs
@@ -33,6 +36,13 @@ from space.search_space import SearchSpace
 from trainers.data import DataSource, load_data
 
 MAX_IDLE_PROPOSALS = 200  # consecutive infeasible/duplicate proposals before giving up
+MAX_CONSECUTIVE_FAILURES = 5
+
+
+class RepeatedFailureError(DivcoError):
+    """Every recent trial failed: the cause is the worker's, not the candidates'."""
+
+
 SPLIT_SEED = 0  # the validation split stays the same across runs and seeds of one study
 
 
@@ -72,7 +82,10 @@ class PreparedSearch:
 
 def prepare(config: SearchConfig) -> PreparedSearch:
     """Loads data, checks the budget, opens (or creates and seeds) the study; trains nothing."""
-    data = load_data(config.data, config.data_dir, seed=SPLIT_SEED)
+    data = load_data(
+        config.data, config.data_dir, seed=SPLIT_SEED, mode=config.data_mode,
+        workers=config.data_workers, cache_dir=config.runs_dir,
+    )  # fmt: skip
     space = config.space.with_data(data.in_channels, data.num_classes)
     check_budget_is_satisfiable(space, config.budget)
     if config.budget.needs_latency:
@@ -83,7 +96,14 @@ def prepare(config: SearchConfig) -> PreparedSearch:
         storage, config.study_name, space, config.data, config.objective, config.seed
     )
     study.set_user_attr(attrs.BUDGET, config.budget.to_dict())
+    study.set_user_attr(attrs.STOPPING, stopping_rule(config))
     return PreparedSearch(space, data, study, url)
+
+
+def stopping_rule(config: SearchConfig) -> dict[str, object]:
+    """The early-stopping rule of the latest run; workers that join the study use it too."""
+    return {"stopping": config.stopping, "asha_eta": config.asha_eta,
+            "asha_min_epochs": config.asha_min_epochs}  # fmt: skip
 
 
 def trained_count(study: optuna.Study) -> tuple[int, int]:
@@ -121,6 +141,7 @@ class SearchLoop:
         )
         self.target = target_of(self.study, config)
         self.last_waited_for = 0
+        self.failures = 0
         self.objective = TrialObjective(
             prepared.space, prepared.data, config, progress, self.target
         )
@@ -136,15 +157,12 @@ class SearchLoop:
             if config.timeout_s is not None and time.perf_counter() - start > config.timeout_s:
                 self.progress.out(f"timeout of {config.timeout_s:g} s reached")
                 break
-            done, running = trained_count(self.study)
-            if done >= self.target:
+            if not self.work_left():
                 break
-            if done + running >= self.target:  # others hold the last slots: wait for them
-                self.wait_for_others(running)
-                continue
             status = self.one_trial()
             summary.counts[status] = summary.counts.get(status, 0) + 1
             idle = 0 if status in ("trained", "pruned", "failed", "surplus") else idle + 1
+            self.count_failures(status)
         if idle >= MAX_IDLE_PROPOSALS:
             self.progress.out(
                 f"stopped: the last {idle} proposals were all infeasible or already trained"
@@ -152,6 +170,37 @@ class SearchLoop:
         summary.seconds = time.perf_counter() - start
         self.progress.finish(summary, read_records(self.study))
         return summary
+
+    def work_left(self) -> bool:
+        """Enqueues lost candidates and untrained references, then says whether this worker
+        should start a trial; waits (returning True) while others hold the last slots."""
+        space = self.prepared.space
+        references = space.reference_candidates()
+        fail_stale_trials(self.study)  # a killed worker's trial first, so it is enqueued now
+        for label in requeue_lost(self.study, references, space.trial_params):
+            self.progress.out(f"enqueued again: {label} (its last trial was lost or failed)")
+        pending, running_references = pending_references(self.study, references, space.trial_params)
+        if pending:  # the target never stops a study before its references are trained
+            return True
+        done, running = trained_count(self.study)
+        if done >= self.target and not running_references:
+            return False
+        if done + running >= self.target or done >= self.target:
+            self.wait_for_others(running)  # others hold the last slots or train a reference
+        return True
+
+    def count_failures(self, status: str) -> None:
+        """A failure that repeats for every candidate (a bad device, a full disk) stops the run
+        after MAX_CONSECUTIVE_FAILURES, naming the last error, instead of looping forever."""
+        if status in ("trained", "pruned"):
+            self.failures = 0
+        elif status == "failed":
+            self.failures += 1
+            if self.failures >= MAX_CONSECUTIVE_FAILURES:
+                raise RepeatedFailureError(
+                    f"stopped after {self.failures} failed trials in a row; the last error: "
+                    f"{self.objective.error or 'unknown'}"
+                )
 
     def one_trial(self) -> str:
         self.study.optimize(self.objective, n_trials=1, catch=(DivcoError, RuntimeError))
@@ -168,4 +217,4 @@ class SearchLoop:
             self.progress.waiting(running)
             self.last_waited_for = running
         time.sleep(self.POLL_S)
-        optuna.storages.fail_stale_trials(self.study)
+        fail_stale_trials(self.study)

@@ -1,8 +1,9 @@
 """What one Optuna trial does: propose, reject if over budget, reuse if already trained, claim a
 slot of the study's trial target, co-train, and record the documented attributes.
 
-It runs inside `study.optimize`, so Optuna's heartbeat marks a killed worker's trial failed and
-the storage's retry callback re-enqueues its candidate once.
+It runs inside `study.optimize`, so Optuna's heartbeat marks a killed worker's trial failed; the
+search loop enqueues such candidates again (searcher/run/recovery.py). Reference trials are
+never stopped early and never surplus: every front keeps the divide-or-not comparison.
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ from collections.abc import Sequence
 from typing import Any
 
 import optuna
-from optuna.trial import TrialState
 
+from searcher.run.asha import AshaStopper
+from searcher.run.claim import claim
 from searcher.run.config import SearchConfig
 from searcher.run.progress import Progress
 from searcher.run.pruning import CostBucketMedianStopper
+from searcher.run.teacher import TeacherSource
 from searcher.run.trial_run import run_trial
 from searcher.study import attrs
 from searcher.study.open import BUDGET_CONSTRAINT, OBJECTIVE_ATTRS
@@ -28,20 +31,14 @@ from space.cost import estimate
 from space.errors import DivcoError
 from space.search_space import SearchSpace
 from space.suggest import suggest
+from trainers.cotrain import EpochReport, TrainingCallback
 from trainers.data import DataSource
+from trainers.imitation import teacher_candidate
 
 RESULT_KEYS = (attrs.ACCURACY, attrs.MEMBER_ACCURACIES, attrs.VAL_LOSS, attrs.TEST_ACCURACY,
-               attrs.CURVE, attrs.LATENCY, attrs.LATENCY_MS, attrs.TRAIN_SECONDS,
+               attrs.CURVE, attrs.LATENCY, attrs.LATENCY_MS, attrs.LATENCY_MODE, attrs.LATENCY_UNSTABLE, attrs.TRAIN_SECONDS,
                attrs.IMAGES_PER_S, attrs.EPOCHS_RUN, attrs.STOPPED_BY, attrs.DEVICE,
-               attrs.CHECKPOINT)  # fmt: skip
-COUNTED = ("trained", "pruned")  # statuses that use up the study's trial target
-
-
-def counts_toward_target(trial: optuna.trial.FrozenTrial) -> bool:
-    status = trial.user_attrs.get(attrs.STATUS)
-    if trial.state == TrialState.RUNNING:
-        return status == "training"
-    return trial.state in (TrialState.COMPLETE, TrialState.PRUNED) and status in COUNTED
+               attrs.CHECKPOINT, attrs.TEACHER, attrs.TEACHER_SECONDS, attrs.IMITATION_LOSSES)  # fmt: skip
 
 
 class TrialObjective:
@@ -56,14 +53,21 @@ class TrialObjective:
         self.space, self.data, self.config, self.progress = space, data, config, progress
         self.target = target
         self.cost_attr = OBJECTIVE_ATTRS[config.objective]
+        self.reference_ids = {c.id for c in space.reference_candidates()}
         self.status = "failed"
+        self.error = ""
 
     def __call__(self, trial: optuna.Trial) -> Sequence[float]:
         self.status = "failed"
         candidate = suggest(trial, self.space)
         worker = f"{socket.gethostname()}:{os.getpid()}"
+        reference = {attrs.REFERENCE: True} if candidate.id in self.reference_ids else {}
         set_attrs(
-            trial, candidate_attrs(candidate) | {attrs.SEED: self.config.seed, attrs.WORKER: worker}
+            trial,
+            candidate_attrs(candidate)
+            | reference
+            | teacher_id(candidate)
+            | {attrs.SEED: self.config.seed, attrs.WORKER: worker},
         )
         reasons = over_budget(candidate, self.config.budget)
         if reasons:
@@ -76,50 +80,56 @@ class TrialObjective:
         try:
             return self.train(trial, candidate, records)
         except KeyboardInterrupt:
-            set_attrs(trial, {attrs.STATUS: "failed", attrs.ERROR: "interrupted"})
+            set_attrs(trial, {attrs.STATUS: "failed", attrs.ERROR: INTERRUPTED})
             raise
         except (DivcoError, RuntimeError) as exc:
-            set_attrs(
-                trial, {attrs.STATUS: "failed", attrs.ERROR: " ".join(str(exc).split())[:500]}
-            )
+            self.error = " ".join(str(exc).split())[:500]
+            set_attrs(trial, {attrs.STATUS: "failed", attrs.ERROR: self.error})
             self.progress.failed(trial.number, exc)
             raise
 
     def claim(self, trial: optuna.Trial, candidate: Candidate) -> None:
-        """Marks the trial as training, unless a lower-numbered trial (another worker's, racing
-        this one) already trains this candidate or holds the last slot of the target: then this
-        trial ends as pruned, with status `duplicate` or `surplus`, before any training."""
-        trial.set_user_attr(attrs.STATUS, "training")
-        ahead = [
-            t
-            for t in trial.study.get_trials(deepcopy=False)
-            if t.number < trial.number and counts_toward_target(t)
-        ]
-        twin = next(
-            (t for t in ahead if t.user_attrs.get(attrs.CANDIDATE_ID) == candidate.id), None
-        )
-        if twin is not None:
-            set_attrs(trial, {attrs.STATUS: "duplicate", attrs.DUPLICATE_OF: twin.number})
+        """Marks the trial as training, unless another worker's trial trains this candidate or
+        holds the last slot of the target (searcher/run/claim.py): then this trial ends as
+        pruned, with status `duplicate` or `surplus`, before any training."""
+        target = None if candidate.id in self.reference_ids else self.target
+        decision = claim(trial, candidate.id, target)
+        if decision.outcome == "duplicate":
+            set_attrs(trial, {attrs.STATUS: "duplicate", attrs.DUPLICATE_OF: decision.twin})
             self.status = "duplicate"
-            self.progress.duplicate(trial.number, candidate, twin.number)
+            self.progress.duplicate(trial.number, candidate, decision.twin)
             raise optuna.TrialPruned
-        if len(ahead) >= self.target:
+        if decision.outcome == "surplus":
             set_attrs(trial, {attrs.STATUS: "surplus"})
             self.status = "surplus"
             self.progress.surplus(trial.number)
             raise optuna.TrialPruned
 
+    def stopper(
+        self, trial: optuna.Trial, candidate: Candidate, records: list[TrialRecord]
+    ) -> TrainingCallback | None:
+        """The early-stopping rule for this candidate; references always run to the end."""
+        config = self.config
+        if config.stopping == "none" or candidate.id in self.reference_ids:
+            return None
+        gflops = estimate(candidate).gflops
+        if config.stopping == "median":
+            return CostBucketMedianStopper(gflops, records)
+        # asynchronous rungs: re-read the study when this trial reaches a rung
+        study, number = trial.study, trial.number
+        return AshaStopper(
+            gflops, lambda: read_records(study), config.asha_eta, config.asha_min_epochs, number
+        )
+
     def train(
         self, trial: optuna.Trial, candidate: Candidate, records: list[TrialRecord]
     ) -> Sequence[float]:
-        stopper = (
-            CostBucketMedianStopper(estimate(candidate).gflops, records)
-            if self.config.pruning
-            else None
-        )
+        stopper = self.stopper(trial, candidate, records)
         self.progress.trial_start(trial.number, candidate)
+        on_epoch = record_curve(trial, self.progress.epoch)
+        teacher = TeacherSource(trial, self.data, self.config, self.progress.out)
         outcome = run_trial(
-            candidate, self.data, self.config, trial.number, stopper, self.progress.epoch
+            candidate, self.data, self.config, trial.number, stopper, on_epoch, teacher
         )
         set_attrs(trial, outcome.attrs)
         trial.set_constraint(BUDGET_CONSTRAINT, outcome.constraint)
@@ -150,13 +160,34 @@ class TrialObjective:
     def duplicate(
         self, trial: optuna.Trial, candidate: Candidate, twin: TrialRecord
     ) -> Sequence[float]:
-        """Discrete spaces get re-proposed; the stored result is reused, not retrained."""
+        """Discrete spaces get re-proposed; the stored result is reused, not retrained.
+
+        The trial ends PRUNED, not COMPLETE: the twin already stands for the candidate among
+        the complete trials, so Optuna's own `best_trials` (and optuna-dashboard) show the same
+        front as divco, and TPE still sees the re-proposal (pruned trials rank below complete
+        ones), which steers it away from proposing the candidate again."""
         set_attrs(trial, {k: twin.attrs[k] for k in RESULT_KEYS if k in twin.attrs})
         set_attrs(trial, {attrs.STATUS: "duplicate", attrs.DUPLICATE_OF: twin.number})
         trial.set_constraint(BUDGET_CONSTRAINT, 0.0)
         self.progress.duplicate(trial.number, candidate, twin.number)
         self.status = "duplicate"
-        return objective_values(twin.attrs, self.cost_attr)
+        raise optuna.TrialPruned
+
+
+INTERRUPTED = "interrupted"  # the error of a trial stopped by Ctrl-C or SIGTERM (not its fault)
+
+
+def record_curve(trial: optuna.Trial, then: TrainingCallback) -> TrainingCallback:
+    """Stores the curve so far after every epoch: MO-ASHA's rung tables in other workers
+    include this trial while it is still running."""
+    curve: list[float] = []
+
+    def on_epoch(report: EpochReport) -> None:
+        curve.append(report.val.accuracy)
+        trial.set_user_attr(attrs.CURVE, list(curve))
+        then(report)
+
+    return on_epoch
 
 
 def objective_values(values: dict[str, Any], cost_attr: str) -> list[float]:
@@ -174,6 +205,13 @@ def candidate_attrs(candidate: Candidate) -> dict[str, object]:
         attrs.MEMBER_GFLOPS: [m.gflops for m in cost.members],
         attrs.PARAMS_M: cost.params_m,
     }
+
+
+def teacher_id(candidate: Candidate) -> dict[str, object]:
+    """Written before the claim, so the teacher's claim (searcher/run/teacher.py) sees it."""
+    if candidate.recipe.init != "wide_then_narrow":
+        return {}
+    return {attrs.TEACHER_ID: teacher_candidate(candidate).id}
 
 
 def set_attrs(trial: optuna.Trial, values: dict[str, object]) -> None:

@@ -58,9 +58,7 @@ class Progress:
     def trial_end(self, number: int, outcome: TrialOutcome) -> None:
         a = outcome.attrs
         if outcome.status == "pruned":
-            self.out(
-                f"    pruned after epoch {a[attrs.EPOCHS_RUN]}: below the median of its cost bucket"
-            )
+            self.out(f"    pruned after epoch {a[attrs.EPOCHS_RUN]} by the early-stopping rule")
             return
         members = " ".join(f"{m:.3f}" for m in a[attrs.MEMBER_ACCURACIES])
         self.out(

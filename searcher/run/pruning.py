@@ -40,7 +40,7 @@ class CostBucketMedianStopper:
         self.stopped_at: int | None = None
 
     def __call__(self, report: EpochReport) -> None:
-        if report.epoch < self.min_epoch or report.epoch >= report.epochs:
+        if report.epoch < self.min_epoch or report.final or report.epoch >= report.epochs:
             return
         peers = [
             curve[report.epoch - 1] for curve in self.peer_curves if len(curve) >= report.epoch

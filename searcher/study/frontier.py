@@ -14,7 +14,8 @@ def pareto_front(records: Sequence[TrialRecord], cost_key: str = attrs.GFLOPS) -
     """Trained trials not dominated in (higher accuracy, lower cost), cheapest first.
 
     Pruned, infeasible, duplicate and failed trials never enter: their accuracy is not a
-    finished model's.
+    finished model's. Trials with exactly the same accuracy and cost are all kept, as Optuna's
+    `study.best_trials` keeps them, so a peer client shows the same front.
     """
     trained = [
         r
@@ -22,9 +23,13 @@ def pareto_front(records: Sequence[TrialRecord], cost_key: str = attrs.GFLOPS) -
         if r.status == "trained" and r.accuracy is not None and r.cost(cost_key) is not None
     ]
     trained.sort(key=lambda r: (r.cost(cost_key), -r.accuracy, r.number))
-    front, best = [], float("-inf")
+    front: list[TrialRecord] = []
     for record in trained:
-        if record.accuracy > best:
+        if not front or record.accuracy > front[-1].accuracy:
             front.append(record)
-            best = record.accuracy
+        elif (record.accuracy, record.cost(cost_key)) == (
+            front[-1].accuracy,
+            front[-1].cost(cost_key),
+        ):
+            front.append(record)  # a tie: neither dominates the other
     return front

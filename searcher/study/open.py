@@ -9,14 +9,16 @@ the paper's "divide or not" comparison.
 from __future__ import annotations
 
 import warnings
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import optuna
 
 from searcher.study import attrs
 from searcher.study.storage import StorageError
 from space.errors import ConfigError
-from space.search_space import SearchSpace
+
+if TYPE_CHECKING:  # a type only: reading a study (frontier, ui) must not load torch
+    from space.search_space import SearchSpace
 
 Objective = Literal["gflops", "latency"]
 OBJECTIVE_ATTRS: dict[str, str] = {"gflops": attrs.GFLOPS, "latency": attrs.LATENCY_MS}
@@ -71,7 +73,7 @@ def open_study(
             )
     if not stored.get(attrs.SEEDED):
         for reference in space.reference_candidates():
-            study.enqueue_trial(reference.to_params(), skip_if_exists=True)
+            study.enqueue_trial(space.trial_params(reference), skip_if_exists=True)
         study.set_user_attr(attrs.SEEDED, True)
     return study
 

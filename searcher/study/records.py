@@ -9,6 +9,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from searcher.study import attrs
+from searcher.study.seeds import with_confirmations
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,8 @@ class TrialRecord:
 
     def cost(self, key: str) -> float | None:
         """A stored cost (`gflops`, `params_m`, `latency_ms`) or a latency-table cell named
-        `latency_<sequential|concurrent|undivided>_<b1|throughput>` (smallest / largest batch)."""
+        `latency_<sequential|concurrent|fused|undivided>_<b1|throughput>` (smallest / largest
+        batch)."""
         value = (
             latency_cell(self.attrs.get(attrs.LATENCY), key)
             if key.startswith("latency_") and key != attrs.LATENCY_MS
@@ -43,7 +45,7 @@ class TrialRecord:
 
 LATENCY_CELLS = {
     f"latency_{mode}_{batch}": (mode, batch)
-    for mode in ("concurrent", "sequential", "undivided", "slowest_member")
+    for mode in ("concurrent", "sequential", "fused", "undivided", "slowest_member")
     for batch in ("b1", "throughput")
 }
 
@@ -60,18 +62,23 @@ def latency_cell(table: dict[str, Any] | None, key: str) -> float | None:
 
 
 def read_records(study: optuna.Study) -> list[TrialRecord]:
-    return [
+    """Every trial, with its seed confirmations (searcher/study/seeds.py) among its attrs."""
+    records = [
         TrialRecord(trial.number, trial.state.name, status_of(trial), dict(trial.user_attrs))
         for trial in study.get_trials(deepcopy=False)
     ]
+    return with_confirmations(records, study.user_attrs)
 
 
 def status_of(trial: FrozenTrial) -> str:
+    return status_from(trial.state, trial.user_attrs.get(attrs.STATUS))
+
+
+def status_from(state: TrialState, status: str | None) -> str:
     """divco's status; the trial state wins where they disagree (a killed worker's trial is
     FAIL while its attribute still says "training")."""
-    status = trial.user_attrs.get(attrs.STATUS)
-    if trial.state == TrialState.FAIL:
+    if state == TrialState.FAIL:
         return "failed"
-    if trial.state in (TrialState.RUNNING, TrialState.WAITING):
-        return trial.state.name.lower()
-    return status or trial.state.name.lower()
+    if state in (TrialState.RUNNING, TrialState.WAITING):
+        return state.name.lower()
+    return status or state.name.lower()

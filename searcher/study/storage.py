@@ -36,20 +36,15 @@ def open_storage(url: str, heartbeat_interval: int | None = None) -> optuna.stor
     """Connects (and creates tables) now, so a bad URL fails before any work is done.
 
     With a heartbeat, a trial whose worker stops beating for 3 intervals is marked failed by the
-    next worker that starts a trial, and its candidate is enqueued again once.
+    next worker that starts a trial; the search loop enqueues its candidate again
+    (searcher/run/recovery.py: as often as it is killed, not once as Optuna's retry callback).
     SQLite is made safe for several local worker processes: WAL mode (readers never block the
     writer) and a long busy timeout (a writer waits for the lock instead of failing).
     """
     kwargs: dict[str, Any] = {}
     if heartbeat_interval is not None:  # "experimental" in Optuna since 2.8, stable in practice
         warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-        kwargs = {
-            "heartbeat_interval": heartbeat_interval,
-            "grace_period": 3 * heartbeat_interval,
-            "heartbeat_stale_trial_callback": optuna.storages.RetryHeartbeatStaleTrialCallback(
-                max_retry=1
-            ),
-        }
+        kwargs = {"heartbeat_interval": heartbeat_interval, "grace_period": 3 * heartbeat_interval}
     try:
         if url.startswith("sqlite:///"):
             _use_wal(url.removeprefix("sqlite:///"))

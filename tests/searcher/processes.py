@@ -2,27 +2,48 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import signal
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
+from typing import ClassVar
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 class SearcherProcess:
+    """A `searcher` subprocess; every one still alive is killed after its test (conftest)."""
+
+    live: ClassVar[list[SearcherProcess]] = []
+
     def __init__(self, args: list[str], cwd: Path) -> None:
         env = os.environ | {"PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT)}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "searcher.cli.main", *args],
             cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            start_new_session=True,
         )  # fmt: skip
         self.lines: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
+        SearcherProcess.live.append(self)
+
+    def kill(self) -> None:
+        """SIGKILL to the process group: a pool's worker processes go with their parent."""
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=30)
+
+    @classmethod
+    def kill_all(cls) -> None:
+        while cls.live:
+            cls.live.pop().kill()
 
     def _read(self) -> None:
         for line in self.proc.stdout:

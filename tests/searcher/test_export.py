@@ -136,7 +136,7 @@ def test_a_failed_verification_leaves_nothing_behind(
     trained_study, tmp_path: Path, monkeypatch, capsys
 ) -> None:
     _, storage = trained_study
-    monkeypatch.setattr(searcher.export.artifact, "TOLERANCE", -1.0)
+    monkeypatch.setattr(searcher.export.verify, "TOLERANCE", -1.0)
     out = tmp_path / "out"
     assert main(["export", "--storage", storage, "--best", "--out", str(out)]) == 2
     assert "export check failed" in capsys.readouterr().err
@@ -155,3 +155,46 @@ def test_best_respects_the_budget(trained_study, tmp_path: Path) -> None:
     chosen = searcher.export.artifact.pick_trial(trained, None, Budget(gflops=budget))
     assert chosen.attrs[attrs.GFLOPS] <= budget
     assert chosen.accuracy == max(r.accuracy for r in trained if r.attrs[attrs.GFLOPS] <= budget)
+
+
+def test_a_divided_trial_exports_fused_and_matches_the_members_ensemble(
+    trained_study, tmp_path: Path, capsys
+) -> None:
+    """model.onnx is the fused graph; ONNX Runtime equals the per-member PyTorch ensemble."""
+    _, storage = trained_study
+    records = read_records(optuna.load_study(study_name="tiny", storage=storage))
+    divided = next(
+        r for r in records if r.status == "trained" and r.candidate.get("networks", 1) > 1
+    )
+    out = tmp_path / "fused"
+    assert (
+        main(["export", "--storage", storage, "--trial", str(divided.number), "--out", str(out)])
+        == 0
+    )
+    printed = capsys.readouterr().out
+    assert "fused into one grouped-convolution network" in printed
+    assert "ONNX Runtime latency (CPUExecutionProvider): batch 1:" in printed
+    manifest = yaml.safe_load((out / "manifest.yaml").read_text())
+    assert manifest["source"]["graph"] == "fused"
+    assert manifest["metrics"]["latency_mode"] in ("concurrent", "fused")
+    rows = manifest["onnxruntime_latency"]["rows"]
+    throughput = max(row["batch"] for row in divided.attrs[attrs.LATENCY]["rows"])
+    assert {(row["mode"], row["batch"]) for row in rows} == {
+        ("sequential", 1),
+        ("sequential", throughput),
+    }
+    assert all(row["median_ms"] > 0 for row in rows)
+
+    import onnxruntime as ort
+
+    candidate, ensemble = load_checkpoint(out / "ensemble.pt")
+    data = load_data("digits")
+    images = data.val.resized(candidate.image_size).float().div(255)
+    session = ort.InferenceSession(str(out / "model.onnx"), providers=["CPUExecutionProvider"])
+    scores = session.run(None, {"images": images.numpy()})[0]
+    with torch.no_grad():
+        expected, _ = DeployableEnsemble(ensemble, *data.mean_std).eval()(images)
+    assert np.abs(scores - expected.numpy()).max() <= 1e-4
+    assert manifest["verification"]["max_abs_diff"] <= 1e-4
+    accuracy = (scores.argmax(1) == data.val.labels.numpy()).mean()
+    assert abs(accuracy - divided.accuracy) * len(data.val) <= 1

@@ -4,7 +4,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import optuna
@@ -17,6 +16,7 @@ from searcher.study.records import read_records
 from space import Candidate
 from space.cost import estimate
 from trainers import load_checkpoint
+from trainers.latency import LatencyTable
 
 TRAINED_ATTRS = {
     attrs.STATUS, attrs.CANDIDATE, attrs.CANDIDATE_ID, attrs.LABEL, attrs.ACCURACY,
@@ -50,8 +50,11 @@ def test_tiny_search_stores_the_documented_attributes(
         assert record.attrs[attrs.GFLOPS] == pytest.approx(estimate(candidate).gflops)
         assert len(record.attrs[attrs.MEMBER_ACCURACIES]) == candidate.networks
         assert {row["mode"] for row in record.attrs[attrs.LATENCY]["rows"]} == {
-            "sequential", "concurrent", "undivided", "slowest_member"
+            "sequential", "concurrent", "fused", "undivided", "slowest_member"
         }  # fmt: skip
+        table = LatencyTable.from_dict(record.attrs[attrs.LATENCY])
+        assert record.attrs[attrs.LATENCY_MS] == table.fastest(1).median_ms
+        assert record.attrs[attrs.LATENCY_MODE] == table.fastest(1).mode
         loaded, ensemble = load_checkpoint(record.attrs[attrs.CHECKPOINT])
         assert loaded == candidate and len(ensemble) == candidate.networks
     study = load(tmp_path)
@@ -116,31 +119,44 @@ def test_config_file_sets_options_and_the_command_line_wins(
     config.write_text("n-trials: 1\nseed: 3\n")
     assert main([*run_args, "--config", str(config), "--seed", "5"]) == 0
     trained = [r for r in read_records(load(tmp_path)) if r.status == "trained"]
-    assert len(trained) == 1 and trained[0].attrs[attrs.SEED] == 5
+    # n-trials 1 from the file, but a study never stops before its two references are trained
+    assert len(trained) == 2 and {r.attrs[attrs.SEED] for r in trained} == {5}
 
 
-def test_ctrl_c_marks_the_trial_failed_and_a_rerun_resumes(
+def test_ctrl_c_marks_the_trial_failed_and_a_rerun_trains_the_reference_first(
     tmp_path: Path, run_args: list[str]
 ) -> None:
-    space = Path(run_args[2])  # long enough to interrupt, each trial capped at 2 s of training
-    space.write_text(space.read_text().replace("epochs: 1,", "epochs: 500, time_limit_s: 2,"))
+    space = Path(run_args[2])  # 8 epochs: still training when its first epoch is reported
+    space.write_text(space.read_text().replace("epochs: 1,", "epochs: 8,"))
     env = os.environ | {"PYTHONUNBUFFERED": "1"}
     command = [sys.executable, "-m", "searcher.cli.main", *run_args, "--n-trials", "2"]
     proc = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
     )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:  # wait until the first trial is training
-        if "epoch 2/" in proc.stdout.readline():
-            break
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
+    try:
+        for line in proc.stdout:  # wait until the first trial (a reference) trains
+            if "epoch 1/" in line:
+                break
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
     assert proc.returncode == 130
     assert "interrupted" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
     study = load(tmp_path)
     assert [t.state.name for t in study.trials if t.state.is_finished()] == ["FAIL"]
-    assert study.trials[0].user_attrs[attrs.ERROR] == "interrupted"
+    interrupted = study.trials[0]
+    assert interrupted.user_attrs[attrs.ERROR] == "interrupted"
+    assert interrupted.user_attrs[attrs.REFERENCE] is True
 
-    assert main([*run_args, "--n-trials", "1"]) == 0
+    assert main([*run_args, "--n-trials", "1"]) == 0  # a target the references alone exceed
     records = read_records(load(tmp_path))
-    assert [r.status for r in records if r.status in ("failed", "trained")] == ["failed", "trained"]
+    trained = [r for r in records if r.status == "trained"]
+    assert [r.status for r in records if r.status in ("failed", "trained")] == [
+        "failed", "trained", "trained"
+    ]  # fmt: skip
+    retry = next(r for r in trained if r.attrs.get(attrs.RETRY_OF) == 0)
+    assert retry.attrs[attrs.CANDIDATE_ID] == interrupted.user_attrs[attrs.CANDIDATE_ID]
+    assert {(r.candidate["width"], r.candidate["networks"]) for r in trained} == {(4, 1), (4, 2)}

@@ -66,8 +66,9 @@ def test_three_workers_on_postgres_survive_a_sigkill(tmp_path: Path, postgres_st
     url, name = postgres_study
     space = parse_space(POOL_SPACE, "pool", "test space")
     config = SearchConfig(
-        space=space, storage=url, study=name, runs_dir=tmp_path / "runs", heartbeat_s=1
-    )
+        space=space, storage=url, study=name, runs_dir=tmp_path / "runs", heartbeat_s=1,
+        stopping="none",  # every trained trial counts exactly; joining workers read the rule
+    )  # fmt: skip
     prepared = prepare(config)  # what `searcher run` does before its workers start
     prepared.study.set_user_attr(attrs.TARGET, 6)
     args = [
@@ -89,12 +90,42 @@ def test_three_workers_on_postgres_survive_a_sigkill(tmp_path: Path, postgres_st
     assert_one_kill_recovered(optuna.load_study(study_name=name, storage=url), target=6)
 
 
+def test_workers_killed_again_and_again_on_postgres_lose_no_reference(
+    tmp_path: Path, postgres_study
+) -> None:
+    """A preemptible pool: three workers in a row are SIGKILLed while training (the references
+    come first, so they are the ones killed, one of them twice), then two finish the study."""
+    url, name = postgres_study
+    space = parse_space(POOL_SPACE, "pool", "test space")
+    config = SearchConfig(
+        space=space, storage=url, study=name, runs_dir=tmp_path / "runs", heartbeat_s=1
+    )
+    prepared = prepare(config)
+    prepared.study.set_user_attr(attrs.TARGET, 4)
+    args = ["worker", "--storage", url, "--study", name, "--runs-dir", str(tmp_path / "runs"),
+            "--heartbeat-s", "1"]  # fmt: skip
+    for round_ in range(3):
+        victim = SearcherProcess([*args, "--seed", str(round_)], tmp_path)
+        victim.wait_for(r"epoch 1/")
+        victim.proc.send_signal(signal.SIGKILL)
+        assert victim.finish() == -signal.SIGKILL
+    finishers = [SearcherProcess([*args, "--seed", str(9 + i)], tmp_path) for i in range(2)]
+    assert [w.finish() for w in finishers] == [0, 0], finishers[0].output
+    records = read_records(optuna.load_study(study_name=name, storage=url))
+    assert [r.number for r in records if r.state == "RUNNING"] == []
+    killed = [r for r in records if r.status == "failed"]
+    assert len(killed) == 3
+    trained = [r.attrs[attrs.CANDIDATE_ID] for r in records if r.status == "trained"]
+    assert len(set(trained)) == len(trained)  # nothing trained twice
+    assert {c.id for c in prepared.space.reference_candidates()} <= set(trained)
+    assert sum(r.status in ("trained", "pruned") for r in records) >= 4
+
+
 def test_two_local_workers_on_the_default_sqlite_storage_survive_a_sigkill(tmp_path: Path) -> None:
     (tmp_path / "pool.yaml").write_text(POOL_SPACE)
-    run = SearcherProcess(
-        ["run", "--space", "pool.yaml", "--workers", "2", "--n-trials", "5", "--heartbeat-s", "1"],
-        tmp_path,
-    )
+    args = ["run", "--space", "pool.yaml", "--workers", "2", "--n-trials", "5",
+            "--heartbeat-s", "1", "--no-pruning"]  # fmt: skip
+    run = SearcherProcess(args, tmp_path)
     pid = int(run.wait_for(r"\[w1 cpu\] worker pid (\d+)").group(1))
     run.wait_for(r"\[w1 cpu\]\s+epoch 1/")
     os.kill(pid, signal.SIGKILL)

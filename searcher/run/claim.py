@@ -1,0 +1,110 @@
+"""Which of several racing workers trains a candidate, and who holds the last slots of the target.
+
+Optuna hands out trial numbers atomically at `ask`, before sampling; a trial's status is written
+later. So the claim is ordered by trial number, and made safe under any interleaving by waiting:
+
+1. the trial writes `claiming` (undecided);
+2. it waits until no lower-numbered running trial is undecided (no status yet, or `claiming`):
+   those are still proposing or claiming, and one of them may be about to claim this candidate;
+3. it then decides from what the lower-numbered and the finished trials say: a twin that trains
+   or trained the candidate wins; otherwise, if the trained and training trials fill the target,
+   this one is surplus; otherwise it writes `training`.
+
+A higher-numbered trial never decides before this one has, so exactly one of two racing trials
+of a candidate trains, and the trials that count toward the target never exceed it. A worker
+that dies while undecided stops its heartbeat; the wait fails such stale trials and gives up
+after `wait_limit_s` (then the dead trial is ignored).
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from searcher.study import attrs
+
+CLAIMING = "claiming"
+UNDECIDED = (None, CLAIMING)
+COUNTED = ("trained", "pruned")  # finished statuses that use up the study's trial target
+
+
+def counts_toward_target(trial: FrozenTrial) -> bool:
+    status = trial.user_attrs.get(attrs.STATUS)
+    if trial.state == TrialState.RUNNING:
+        return status == "training"
+    return trial.state in (TrialState.COMPLETE, TrialState.PRUNED) and status in COUNTED
+
+
+@dataclass(frozen=True)
+class Claim:
+    outcome: Literal["training", "duplicate", "surplus"]
+    twin: int | None = None  # the trial that trains (or trained) the candidate, for duplicates
+
+
+def undecided_below(study: optuna.Study, number: int) -> list[int]:
+    return [
+        t.number
+        for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+        if t.number < number and t.user_attrs.get(attrs.STATUS) in UNDECIDED
+    ]
+
+
+def wait_for_lower_trials(
+    study: optuna.Study,
+    number: int,
+    poll: Callable[[], None],
+    wait_limit_s: float,
+    clock: Callable[[], float] = time.monotonic,
+) -> None:
+    deadline = clock() + wait_limit_s
+    while undecided_below(study, number) and clock() < deadline:
+        poll()
+        fail_stale_trials(study)
+
+
+def fail_stale_trials(study: optuna.Study) -> None:
+    """Marks the trials of workers that stopped beating as failed (a no-op without heartbeat)."""
+    with warnings.catch_warnings():  # "experimental" since Optuna 2.9, stable in practice
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
+
+
+def decide(trials: list[FrozenTrial], number: int, candidate_id: str, target: int | None) -> Claim:
+    """The decision of trial `number`, from the study's trials once the lower ones decided."""
+    ahead = [
+        t
+        for t in trials
+        if t.number != number
+        and counts_toward_target(t)
+        and (t.number < number or t.state != TrialState.RUNNING)
+    ]
+    twin = next((t for t in ahead if t.user_attrs.get(attrs.CANDIDATE_ID) == candidate_id), None)
+    if twin is not None:
+        return Claim("duplicate", twin.number)
+    if target is not None and len(ahead) >= target:
+        return Claim("surplus")
+    return Claim("training")
+
+
+def claim(
+    trial: optuna.Trial,
+    candidate_id: str,
+    target: int | None,
+    poll: Callable[[], None] = lambda: time.sleep(0.2),
+    wait_limit_s: float = 60.0,
+    clock: Callable[[], float] = time.monotonic,
+) -> Claim:
+    """Claims the candidate for this trial; `target` None exempts it (references always train).
+    Writes `training` when it wins; the caller records duplicates and surplus trials."""
+    trial.set_user_attr(attrs.STATUS, CLAIMING)
+    wait_for_lower_trials(trial.study, trial.number, poll, wait_limit_s, clock)
+    decision = decide(trial.study.get_trials(deepcopy=False), trial.number, candidate_id, target)
+    if decision.outcome == "training":
+        trial.set_user_attr(attrs.STATUS, "training")
+    return decision

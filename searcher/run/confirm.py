@@ -1,0 +1,110 @@
+"""`searcher confirm`: front candidates retrained with further seeds, so that a front is not one
+seed's luck (on digits one validation image is 0.28 points, and a search trains each candidate
+once).
+
+Each further seed changes the training seed (member init, order, augmentation); the validation
+split stays the study's. Every finished run is stored at once (searcher/study/seeds.py), so an
+interrupted confirmation resumes where it stopped and never trains a run twice. Confirmation
+runs use the trial's full recipe and keep no checkpoint: the trial's own model is what exports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import optuna
+
+from searcher.run.loop import SPLIT_SEED
+from searcher.study import attrs
+from searcher.study.frontier import pareto_front
+from searcher.study.open import OBJECTIVE_ATTRS, load_existing_study
+from searcher.study.records import TrialRecord, read_records
+from searcher.study.seeds import confirmation_key, confirmations
+from searcher.study.storage import open_storage
+from searcher.study.tables import confirm_rows, divide_rows, render
+from space.candidate import Candidate
+from space.errors import ConfigError
+from trainers.cotrain import train
+from trainers.data import DataSource, load_data
+
+
+@dataclass(frozen=True)
+class ConfirmRequest:
+    storage: str
+    study: str | None
+    seeds: int  # further seeds per trial, besides the trial's own
+    top: int | None = None  # the N most accurate trials of the front (default: all of it)
+    trials: tuple[int, ...] = ()  # these trials instead of the front
+    data_dir: str | None = None
+    device: str = "cpu"
+
+
+def pick_trials(
+    records: Sequence[TrialRecord], cost_key: str, top: int | None, numbers: Sequence[int]
+) -> list[TrialRecord]:
+    if numbers:
+        by_number = {r.number: r for r in records}
+        missing = [n for n in numbers if n not in by_number]
+        if missing:
+            raise ConfigError(f"no trial {missing[0]} in the study (it has {len(records)} trials)")
+        untrained = [by_number[n] for n in numbers if by_number[n].status != "trained"]
+        if untrained:
+            r = untrained[0]
+            raise ConfigError(f"trial {r.number} is {r.status}; only trained trials are confirmed")
+        return [by_number[n] for n in numbers]
+    front = pareto_front(records, cost_key)
+    if not front:
+        raise ConfigError("the study has no trained trial to confirm")
+    chosen = sorted(front, key=lambda r: -r.accuracy)[:top] if top else front
+    return sorted(chosen, key=lambda r: r.number)
+
+
+def further_seeds(record: TrialRecord, count: int) -> list[int]:
+    """The trial's own seed + 1, + 2, ...: the same seeds for every trial of a study, so two
+    confirmed trials can be compared seed by seed."""
+    own = int(record.attrs.get(attrs.SEED) or 0)
+    return [own + k for k in range(1, count + 1)]
+
+
+Trainer = Callable[..., object]  # trainers.cotrain.train; tests inject a counting one
+
+
+def confirm(
+    request: ConfirmRequest, out: Callable[[str], None] = print, trainer: Trainer | None = None
+) -> list[TrialRecord]:
+    trainer = trainer or train
+    study = load_existing_study(open_storage(request.storage), request.study)
+    cost_key = OBJECTIVE_ATTRS[study.user_attrs.get(attrs.OBJECTIVE, "gflops")]
+    chosen = pick_trials(read_records(study), cost_key, request.top, request.trials)
+    data = load_data(study.user_attrs[attrs.DATA], request.data_dir, seed=SPLIT_SEED)
+    out(f"confirming {len(chosen)} trial(s) of study '{study.study_name}' with "
+        f"{request.seeds} further seed(s) each")  # fmt: skip
+    for record in chosen:
+        confirm_trial(study, record, further_seeds(record, request.seeds), data, request, out, trainer)  # fmt: skip
+    confirmed = [r for r in read_records(study) if r.number in {c.number for c in chosen}]
+    out(render(confirm_rows(confirmed)))
+    divided = divide_rows(read_records(study))
+    if divided:
+        out("divide or widen: each divided network against its S=1 network, seed by seed")
+        out(render(divided))
+    return confirmed
+
+
+def confirm_trial(
+    study: optuna.Study, record: TrialRecord, seeds: Sequence[int], data: DataSource,
+    request: ConfirmRequest, out: Callable[[str], None], trainer: Trainer,
+) -> None:  # fmt: skip
+    """Trains the seeds not stored yet, storing each run as soon as it ends."""
+    key = confirmation_key(record.number)
+    runs = confirmations(study.user_attrs).get(record.number) or {
+        str(record.attrs.get(attrs.SEED) or 0): record.accuracy
+    }
+    candidate = Candidate.from_dict(record.candidate)
+    for seed in seeds:
+        if str(seed) in runs:
+            continue
+        result = trainer(candidate, data, seed=seed, device=request.device)
+        runs[str(seed)] = result.val.accuracy  # type: ignore[attr-defined]
+        study.set_user_attr(key, runs)
+        out(f"[trial {record.number}] {record.label} seed {seed}: {runs[str(seed)]:.4f}")

@@ -1,0 +1,140 @@
+"""Lost trials are trained again: a stored study is the record of the search's compute.
+
+A trial is lost when its worker was killed (Optuna's heartbeat marks it failed), or when Ctrl-C
+or SIGTERM interrupted it. Neither is the candidate's fault, so its candidate is enqueued again
+until it is trained. A trial that failed with an error counts toward a per-candidate limit
+(`MAX_ERRORS`): a candidate that breaks the trainer three times is given up, with its errors
+stored on its trials. The space's references are also enqueued whenever none of their trials is
+done, running or waiting, so a resumed study trains them before new proposals and does not stop
+at its target while one is untrained.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from searcher.study import attrs
+from space.candidate import Candidate
+
+MAX_ERRORS = 3
+INTERRUPTED = "interrupted"
+DONE = ("trained", "pruned", "infeasible")  # a finished trial that settles its candidate
+FIXED_PARAMS = "fixed_params"  # the system attribute Optuna's enqueue_trial stores params in
+
+
+def failure_kind(trial: FrozenTrial) -> str | None:
+    """`killed` (no heartbeat: the status still says it was running), `interrupted` (Ctrl-C,
+    SIGTERM) or `error`, for a failed trial; None otherwise."""
+    if trial.state != TrialState.FAIL:
+        return None
+    status, error = trial.user_attrs.get(attrs.STATUS), trial.user_attrs.get(attrs.ERROR)
+    if status != "failed":
+        return "killed"
+    return INTERRUPTED if error == INTERRUPTED else "error"
+
+
+@dataclass
+class CandidateHistory:
+    params: dict[str, Any]
+    label: str
+    done: bool = False
+    running: bool = False  # a trial of it is proposing, claiming or training right now
+    waiting: bool = False  # a trial of it is queued
+    errors: list[int] = field(default_factory=list)  # trial numbers that failed with an error
+    lost: list[int] = field(default_factory=list)  # killed or interrupted trial numbers
+
+    @property
+    def given_up(self) -> bool:
+        return len(self.errors) >= MAX_ERRORS
+
+
+ParamsOf = Callable[[Candidate], dict[str, Any]]
+
+
+def histories(
+    trials: Iterable[FrozenTrial],
+    references: Iterable[Candidate] = (),
+    params_of: ParamsOf = Candidate.to_params,
+) -> dict[str, CandidateHistory]:
+    """Per candidate id, what its trials say (references included, tried or not); waiting
+    trials are matched by their params."""
+    result: dict[str, CandidateHistory] = {}
+    waiting: list[dict[str, Any]] = []
+    unnamed: list[FrozenTrial] = []  # taken from the queue, candidate not yet written
+    for trial in trials:
+        if trial.state == TrialState.WAITING:
+            waiting.append(trial.system_attrs.get(FIXED_PARAMS, {}))
+            continue
+        cid = trial.user_attrs.get(attrs.CANDIDATE_ID)
+        if cid is None:
+            continue
+        if attrs.CANDIDATE not in trial.user_attrs:
+            unnamed.append(trial)
+            continue
+        if cid not in result:
+            candidate = Candidate.from_dict(trial.user_attrs[attrs.CANDIDATE])
+            result[cid] = CandidateHistory(params_of(candidate), candidate.label)
+        record_trial(result[cid], trial)
+    for reference in references:
+        if reference.id not in result:  # never tried: queued, or lost from an older study
+            result[reference.id] = CandidateHistory(params_of(reference), reference.label)
+    for trial in unnamed:
+        if trial.user_attrs[attrs.CANDIDATE_ID] in result:
+            record_trial(result[trial.user_attrs[attrs.CANDIDATE_ID]], trial)
+    for history in result.values():
+        history.waiting = history.params in waiting
+    return result
+
+
+def record_trial(history: CandidateHistory, trial: FrozenTrial) -> None:
+    status, kind = trial.user_attrs.get(attrs.STATUS), failure_kind(trial)
+    if kind == "error":
+        history.errors.append(trial.number)
+    elif kind is not None:
+        history.lost.append(trial.number)
+    elif trial.state == TrialState.RUNNING and status not in ("duplicate", "surplus"):
+        history.running = True
+    elif trial.state.is_finished() and status in DONE:
+        history.done = True
+
+
+def pending_references(
+    study: optuna.Study, references: Iterable[Candidate], params_of: ParamsOf = Candidate.to_params
+) -> tuple[list[Candidate], list[Candidate]]:
+    """(references that need a worker: not done, not running, not given up; references that
+    another worker is training right now)."""
+    references = list(references)
+    known = histories(study.get_trials(deepcopy=False), references, params_of)
+    pending, running = [], []
+    for reference in references:
+        history = known[reference.id]
+        if history.done or history.given_up:
+            continue
+        (running if history.running else pending).append(reference)
+    return pending, running
+
+
+def requeue_lost(
+    study: optuna.Study, references: Sequence[Candidate], params_of: ParamsOf = Candidate.to_params
+) -> list[str]:
+    """Enqueues every lost candidate and every untrained reference that has no trial running or
+    waiting; returns their labels. References go first, so they train before new proposals."""
+    reference_ids = [r.id for r in references]
+    known = histories(study.get_trials(deepcopy=False), references, params_of)
+    labels = []
+    for cid in sorted(known, key=lambda cid: cid not in reference_ids):
+        history = known[cid]
+        if history.done or history.running or history.waiting or history.given_up:
+            continue
+        if not history.lost and not history.errors and cid not in reference_ids:
+            continue
+        failed = history.lost + history.errors
+        extra = {attrs.RETRY_OF: max(failed)} if failed else {}
+        study.enqueue_trial(history.params, user_attrs={attrs.CANDIDATE_ID: cid} | extra)
+        labels.append(history.label)
+    return labels

@@ -1,0 +1,77 @@
+"""The claim under forced interleavings: no candidate trained twice, no target overshot."""
+
+from __future__ import annotations
+
+import optuna
+import pytest
+
+from searcher.run.claim import CLAIMING, claim, undecided_below
+from searcher.study import attrs
+
+
+def study_with_two_asked_trials(ids: tuple[str, str]) -> tuple[optuna.Study, list[optuna.Trial]]:
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    trials = [study.ask(), study.ask()]  # numbers 0 and 1, assigned before any attribute
+    for trial, cid in zip(trials, ids, strict=True):
+        trial.set_user_attr(attrs.CANDIDATE_ID, cid)
+    return study, trials
+
+
+def test_a_higher_trial_waits_for_a_lower_undecided_one_and_yields_to_its_twin() -> None:
+    """Trial 1 claims first while trial 0 (same candidate) has not yet written a status: the
+    interleaving that let both train. Trial 1 must wait; trial 0 claims during that wait."""
+    study, (low, high) = study_with_two_asked_trials(("same", "same"))
+    polls = []
+
+    def poll() -> None:  # what happens while trial 1 waits: trial 0 claims
+        polls.append(undecided_below(study, high.number))
+        if len(polls) == 1:
+            assert claim(low, "same", target=10).outcome == "training"
+
+    decision = claim(high, "same", target=10, poll=poll)
+    assert polls[0] == [low.number]  # it did wait for trial 0
+    assert decision.outcome == "duplicate" and decision.twin == low.number
+    assert low.user_attrs[attrs.STATUS] == "training"
+    assert study.trials[1].user_attrs[attrs.STATUS] == CLAIMING  # the caller records duplicate
+
+
+def test_a_lower_trial_never_waits_for_higher_ones_and_wins() -> None:
+    _study, (low, high) = study_with_two_asked_trials(("same", "same"))
+    high.set_user_attr(attrs.STATUS, CLAIMING)  # trial 1 is mid-claim
+    waited = []
+    decision = claim(low, "same", target=10, poll=lambda: waited.append(1))
+    assert decision.outcome == "training" and waited == []
+    assert claim(high, "same", target=10, poll=pytest.fail).outcome == "duplicate"
+
+
+def test_every_claimant_counts_toward_the_target() -> None:
+    """Two different candidates race for the last slot (target 1): only one trains."""
+    _study, (low, high) = study_with_two_asked_trials(("a", "b"))
+
+    def poll() -> None:
+        if low.user_attrs.get(attrs.STATUS) is None:
+            claim(low, "a", target=1)
+
+    assert claim(high, "b", target=1, poll=poll).outcome == "surplus"
+    assert low.user_attrs[attrs.STATUS] == "training"
+
+
+def test_references_are_exempt_from_the_target_but_not_from_duplicates() -> None:
+    _study, (low, high) = study_with_two_asked_trials(("a", "ref"))
+    claim(low, "a", target=1)
+    assert claim(high, "ref", target=None).outcome == "training"
+
+
+def test_a_dead_undecided_trial_is_waited_for_only_until_the_limit() -> None:
+    _study, (_low, high) = study_with_two_asked_trials(("a", "b"))
+    now = [0.0]
+
+    polls = []
+
+    def poll() -> None:
+        polls.append(now[0])
+        now[0] += 1.0
+
+    decision = claim(high, "b", target=5, poll=poll, wait_limit_s=3.0, clock=lambda: now[0])
+    assert decision.outcome == "training"  # trial 0 never decided: ignored after the limit
+    assert polls == [0.0, 1.0, 2.0]
