@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import optuna
@@ -17,11 +18,15 @@ COST_AXES = {
     "parameters (M)": attrs.PARAMS_M,
     "latency, batch 1, concurrent (ms)": "latency_concurrent_b1",
     "latency, batch 1, sequential (ms)": "latency_sequential_b1",
+    "latency, batch 1, fused (ms)": "latency_fused_b1",
     "latency, throughput batch, concurrent (ms)": "latency_concurrent_throughput",
     "latency, throughput batch, sequential (ms)": "latency_sequential_throughput",
+    "latency, throughput batch, fused (ms)": "latency_fused_throughput",
     "latency, batch 1, slowest member (ms)": "latency_slowest_member_b1",
 }
-SERIES = ("single network", "divided, co-trained", "independent ensemble", "heterogeneous ensemble")
+SERIES = ("single network", "divided, co-trained", "independent ensemble", "heterogeneous ensemble",
+          "wide then narrow")  # fmt: skip
+COST_COLUMNS = (*COST_AXES.values(), "latency_undivided_b1")
 HIDDEN_BY_DEFAULT = ("infeasible", "failed", "duplicate", "surplus", "running", "waiting")
 
 
@@ -31,6 +36,8 @@ def series_of(candidate: dict[str, Any]) -> str:
         return SERIES[3]
     if candidate.get("networks", 1) == 1:
         return SERIES[0]
+    if candidate.get("recipe", {}).get("init") == "wide_then_narrow":
+        return SERIES[4]
     return (
         SERIES[1] if candidate.get("recipe", {}).get("mode", "cotrain") == "cotrain" else SERIES[2]
     )
@@ -41,35 +48,58 @@ def study_names(storage: str) -> list[str]:
 
 
 def load_records(storage: str, study: str) -> list[TrialRecord]:
+    """One fresh read of every trial (tests, scripts); the dashboard reads through ui.reader."""
     return read_records(optuna.load_study(study_name=study, storage=storage))
 
 
 def to_frame(records: list[TrialRecord], study: str = "") -> pd.DataFrame:
-    rows = []
-    for r in records:
-        c = r.candidate
-        row = {
-            "study": study,
-            "trial": r.number,
-            "status": r.status,
-            "label": r.label,
-            "family": c.get("family", "?") if not c.get("members") else "mixed",
-            "S": c.get("networks", len(c.get("members", [])) or 1),
-            "width": c.get("width"),
-            "depth": c.get("depth"),
-            "groups": c.get("groups"),
-            "image_size": c.get("image_size"),
-            "series": series_of(c) if c else "?",
-            "accuracy": r.accuracy,
-            "test_accuracy": r.attrs.get(attrs.TEST_ACCURACY),
-            "members": " ".join(f"{a:.3f}" for a in r.attrs.get(attrs.MEMBER_ACCURACIES, [])),
-            "device": r.attrs.get(attrs.DEVICE),
-            "train_s": r.attrs.get(attrs.TRAIN_SECONDS),
-            "candidate_yaml": yaml.safe_dump(c, sort_keys=False) if c else "",
-        }
-        row |= {column: r.cost(column) for column in (*COST_AXES.values(), "latency_undivided_b1")}
-        rows.append(row)
+    return frame_of([trial_row(r, study) for r in records])
+
+
+def frame_of(rows: list[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(rows)
+
+
+def trial_row(r: TrialRecord, study: str = "") -> dict[str, Any]:
+    """One trial as a table row; a finished trial's row never changes, so the reader keeps it."""
+    c = r.candidate
+    row = {
+        "study": study,
+        "trial": r.number,
+        "status": r.status,
+        "label": r.label,
+        "family": c.get("family", "?") if not c.get("members") else "mixed",
+        "S": c.get("networks", len(c.get("members", [])) or 1),
+        "width": c.get("width"),
+        "depth": c.get("depth"),
+        "groups": c.get("groups"),
+        "image_size": c.get("image_size"),
+        "series": series_of(c) if c else "?",
+        "reference": bool(r.attrs.get(attrs.REFERENCE)),
+        "accuracy": r.accuracy,
+        "test_accuracy": r.attrs.get(attrs.TEST_ACCURACY),
+        "members": " ".join(f"{a:.3f}" for a in r.attrs.get(attrs.MEMBER_ACCURACIES, [])),
+        "device": r.attrs.get(attrs.DEVICE),
+        "train_s": r.attrs.get(attrs.TRAIN_SECONDS),
+        # rows whose timed calls never agreed (README: a budget reads their p90)
+        "latency_unstable": ", ".join(r.attrs.get(attrs.LATENCY_UNSTABLE) or ()) or None,
+        # `searcher confirm`: mean and sample std over seeds (None where not confirmed)
+        "confirm_mean": r.attrs.get(attrs.CONFIRM_MEAN),
+        "confirm_std": r.attrs.get(attrs.CONFIRM_STD),
+        "confirm_seeds": len(r.attrs.get(attrs.CONFIRM_SEEDS) or ()) or None,
+    }
+    return row | {column: r.cost(column) for column in COST_COLUMNS}
+
+
+def candidate_yaml(record: TrialRecord) -> str:
+    """The candidate as YAML, for the one trial the detail tab shows (not for every row)."""
+    return yaml.safe_dump(record.candidate, sort_keys=False) if record.candidate else ""
+
+
+def base_label(label: str) -> str:
+    """The undivided network of a trial, in `Candidate.label` style without the S
+    (`ResNet-8 w16 S=4 @16px` -> `ResNet-8 w16 @16px`): the divide tab's line names."""
+    return re.sub(r" S=\d+", "", label)
 
 
 def front_numbers(records: list[TrialRecord], cost_key: str) -> list[int]:

@@ -9,6 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from searcher.cli.main import main
+from tests.ui.fake_study import finish, make_study, start_running
 
 APP = str(Path(__file__).resolve().parents[2] / "ui" / "app.py")
 
@@ -43,3 +44,32 @@ def test_empty_and_unreachable_storages_say_so(tmp_path: Path, monkeypatch) -> N
     assert not app.exception and "no study yet" in app.warning[0].value
     app = run_app(monkeypatch, "--storage", "postgresql://nobody@127.0.0.1:1/none")
     assert not app.exception and "Cannot read storage" in app.error[0].value
+
+
+def test_a_trial_finished_between_two_runs_appears_after_the_second(
+    tmp_path: Path, monkeypatch
+) -> None:
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    study = make_study(url, trained=6)
+    running = start_running(study)
+    app = run_app(monkeypatch, "--storage", url, "--study", "fake")
+    assert not app.exception
+    assert "7 trials" in app.caption[0].value
+    trained = next(m for m in app.metric if m.label == "trained")
+    assert trained.value == "6"
+    finish(study, running)
+    app.run()
+    assert not app.exception
+    assert next(m for m in app.metric if m.label == "trained").value == "7"
+    trial_numbers = app.dataframe[0].value["trial"].tolist()  # the detail tab's trial table
+    assert running.number in trial_numbers
+
+
+def test_divide_tab_names_networks_like_candidates(tmp_path: Path, monkeypatch) -> None:
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    make_study(url, trained=9)
+    app = run_app(monkeypatch, "--storage", url, "--study", "fake")
+    assert not app.exception
+    divide = next(t for t in app.table if "latency_concurrent_b1" in t.value.columns)
+    bases = {base for base, _ in divide.value.index}
+    assert bases == {"ResNet-8 w4 @8px"}  # Candidate.label without S: no floats

@@ -4,11 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +11,7 @@ import pytest
 
 from searcher.cli.main import main
 from searcher.study.frontier import pareto_front
+from tests.ui.server import dashboard_server
 from ui.data import load_records
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,46 +21,12 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def dashboard(tmp_path: Path, run_args: list[str]) -> Iterator[tuple[str, str]]:
     assert main([*run_args, "--n-trials", "4"]) == 0
-    storage, port = f"sqlite:///{tmp_path / 'study.db'}", free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "searcher.cli.main",
-        "ui",
-        "--storage",
-        storage,
-        "--study",
-        "tiny",
-        "--port",
-        str(port),
-    ]
-    server = subprocess.Popen(
-        command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200:
-                    break
-            except OSError:
-                time.sleep(0.3)
-        else:
-            pytest.fail("the dashboard did not start within 60 s")
-        yield url, storage
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    with dashboard_server(storage, "tiny", tmp_path) as server:  # stopped even if the test fails
+        yield server.url, storage
 
 
 def test_frontier_renders_with_the_stored_trials_and_pareto_rows(
