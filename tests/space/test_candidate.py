@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from space import Candidate, ConfigError, Recipe
+from space import FAMILIES, Candidate, ConfigError, Recipe
 from space.search_space import load_space
 from space.suggest import suggest
 
@@ -34,7 +34,7 @@ def test_id_is_stable_and_distinguishes_candidates() -> None:
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"family": "vgg"}, "unknown family 'vgg'; valid: resnet, resnext, wide_resnet"),
+        ({"family": "vgg"}, f"unknown family 'vgg'; valid: {', '.join(FAMILIES.keys())}$"),
         ({"depth": 30}, "depth 30 is not allowed for family 'resnext'; allowed: 9n\\+2"),
         ({"networks": 0}, "S \\(networks\\) 0 is not allowed; S must be >= 1"),
         ({"image_size": 7}, "image_size 7 is not allowed; it must be >= 8"),

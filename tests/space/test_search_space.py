@@ -66,7 +66,7 @@ image_sizes: [8]
     [
         ("families: [resnet", "malformed YAML"),
         (SPACE + "colour: red\n", "unknown key\\(s\\) colour; valid: description, families"),
-        (SPACE.replace("resnet:", "vgg:"), "unknown family 'vgg'; valid: resnet"),
+        (SPACE.replace("resnet:", "vgg:"), "unknown family 'vgg'; valid: .*, resnet, "),
         (SPACE.replace("depths: [8]", "depths: [9]"), "depth 9 is not allowed for family 'resnet'"),
         (SPACE.replace("widths", "width"), "unknown .* families.resnet key\\(s\\) width"),
         (SPACE.replace("[1, 2]", "[0]"), "S \\(networks\\) 0 is not allowed"),
