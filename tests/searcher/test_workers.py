@@ -139,7 +139,7 @@ def test_two_local_workers_on_the_default_sqlite_storage_survive_a_sigkill(tmp_p
 def test_sigterm_stops_a_worker_cleanly(tmp_path: Path) -> None:
     (tmp_path / "pool.yaml").write_text(POOL_SPACE)
     run = SearcherProcess(["run", "--space", "pool.yaml", "--n-trials", "5"], tmp_path)
-    run.wait_for(r"epoch 2/")
+    run.wait_for(r"epoch 1/")
     run.proc.send_signal(signal.SIGTERM)
     assert run.finish() == 130
     assert "interrupted" in run.output and "Traceback" not in run.output
