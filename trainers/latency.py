@@ -52,13 +52,23 @@ class LatencyRow:
 class Stability:
     """When to stop timing: after `min_runs` once the middle half of the calls lies within
     `max_spread` of the median, or at `max_runs` / `max_seconds` (with 3 runs at least),
-    whichever comes first."""
+    whichever comes first. An interquartile range under `floor_ms` always counts as agreement:
+    a sub-millisecond model jitters by tens of microseconds (timer, scheduler) whatever its
+    median, and that wobble changes no budget decision."""
 
     warmup: int = 2
     min_runs: int = 5
     max_runs: int = 200
     max_seconds: float = 0.25
     max_spread: float = 0.1
+    floor_ms: float = 0.05
+
+    def agrees(self, times: Sequence[float]) -> bool:
+        """Whether the middle half of the calls agrees (relative spread, or the absolute floor)."""
+        if len(times) < 4:
+            return False
+        q1, _, q3 = statistics.quantiles(times, n=4)
+        return q3 - q1 <= self.floor_ms or spread(times) <= self.max_spread
 
 
 @dataclass(frozen=True)
@@ -122,7 +132,7 @@ def _timed(
             torch.cuda.synchronize(device)
         if i >= policy.warmup:
             times.append((clock() - start) * 1e3)
-            settled = len(times) >= policy.min_runs and spread(times) <= policy.max_spread
+            settled = len(times) >= policy.min_runs and policy.agrees(times)
             if settled or (clock() - begin > policy.max_seconds and len(times) >= 3):
                 break
     return times
@@ -181,13 +191,13 @@ def measured_row(
     """One row; a measurement still spread at the time cap is taken once more, and flagged
     unstable if it stays spread (a budget then reads its p90, see `LatencyRow.budget_ms`)."""
     times = measure()
-    if spread(times) > policy.max_spread:
+    if not policy.agrees(times):
         times = measure()
     p90 = statistics.quantiles(times, n=10)[-1] if len(times) > 1 else times[0]
     wobble = spread(times)
     return LatencyRow(
         mode, batch, statistics.median(times), p90, runs=len(times),
-        spread=round(min(wobble, 1e3), 4), stable=wobble <= policy.max_spread,
+        spread=round(min(wobble, 1e3), 4), stable=policy.agrees(times),
     )  # fmt: skip
 
 

@@ -135,3 +135,15 @@ def test_the_time_cap_ends_a_slow_measurement() -> None:
         scripted([200.0, 100.0, 300.0, 100.0, 300.0] * 4, clock), torch.device("cpu"), policy, clock
     )
     assert times == pytest.approx([100.0, 300.0, 100.0])  # past the 0.5 s cap; 3 at least
+
+
+def test_sub_millisecond_jitter_under_the_absolute_floor_counts_as_agreement() -> None:
+    """0.30 / 0.34 ms calls: 12% relative spread, but a 0.04 ms interquartile range."""
+    durations = [0.30, 0.34] * 10
+    for policy, stable in ((Stability(warmup=0, max_runs=20, max_seconds=10), True),
+                           (Stability(warmup=0, max_runs=20, max_seconds=10, floor_ms=0.0), False)):  # fmt: skip
+        clock = FakeClock()
+        measure = lambda: _timed(scripted(durations, clock), torch.device("cpu"), policy, clock)  # noqa: E731, B023
+        row = measured_row("concurrent", 1, measure, policy)
+        assert row.stable is stable and row.spread > policy.max_spread
+        assert row.runs == (policy.min_runs if stable else 20)
