@@ -54,6 +54,17 @@ SESSION_MARKER = "DIVCO_TEST_SESSION"
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     os.environ[SESSION_MARKER] = f"{os.getpid()}-{time.time_ns()}"
+    children_get_default_signals()
+
+
+def children_get_default_signals() -> None:
+    """A run started in the background (`nohup`, `&` in a script) ignores SIGINT and SIGHUP,
+    and an ignored signal stays ignored across exec, so the searcher and dashboard processes the
+    tests start would ignore the signals the tests send them. A handler that does nothing keeps
+    this run as deaf as it was started, while exec resets handled signals to their defaults."""
+    for signum in (signal.SIGINT, signal.SIGHUP):
+        if signal.getsignal(signum) == signal.SIG_IGN:
+            signal.signal(signum, lambda *_: None)
 
 
 def processes_with_marker(marker: str) -> list[int]:

@@ -6,7 +6,8 @@ own seed, its own order and no co-training term (the Kondratyuk & Tan ensemble b
 Intermediate validation accuracy reaches the caller through callbacks; a callback raising
 `StopTraining` ends the run early, which is how the searcher prunes without this module
 knowing about Optuna. Batches come from a `trainers.feed.Feed` (in memory, or streamed by loader
-processes); how members execute (memory format, torch.compile) is `trainers.execution`.
+processes); how members execute (memory format, torch.compile) is `trainers.execution`. A trainer
+that is one process of a data-parallel group (`trainers.distributed`) is told so by its `Peers`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from space.candidate import Candidate
 from space.division import divide, member_weight_decay
@@ -48,6 +49,7 @@ class EpochReport:
 
 
 TrainingCallback = Callable[[EpochReport], None]
+StoppedBy = Literal["completed", "time_limit", "callback"]
 
 
 @dataclass
@@ -58,7 +60,35 @@ class TrainResult:
     history: list[EpochReport] = field(default_factory=list)
     train_seconds: float = 0.0
     images_per_s: float = 0.0
-    stopped_by: Literal["completed", "time_limit", "callback"] = "completed"
+    stopped_by: StoppedBy = "completed"
+
+
+class Peers:
+    """How one training process works with the other processes of its data-parallel group
+    (`trainers.distributed`). This base is a process alone: every hook leaves things as they are,
+    so the single-process loop pays nothing for the hooks."""
+
+    reporting = True  # evaluates, calls the callbacks and returns the result (rank 0)
+
+    def shard(
+        self, inputs: list[Tensor], targets: list[Tensor]
+    ) -> tuple[list[Tensor], list[Tensor]]:
+        """This process's part of the global batch."""
+        return inputs, targets
+
+    def after_backward(self, model: nn.Module) -> None:
+        """Makes the gradients those of the global batch."""
+
+    def agree(self, stop: bool) -> bool:
+        """The reporting process's decision, so that every process leaves the loop together."""
+        return stop
+
+    def mean(self, loss: float, js: float) -> tuple[float, float]:
+        """The epoch's training loss and JS over the global batch."""
+        return loss, js
+
+
+ALONE = Peers()
 
 
 def build_ensemble(candidate: Candidate, seed: int) -> Ensemble:
@@ -85,8 +115,10 @@ class CoTrainer:
         device: str = "cpu",
         clock: Callable[[], float] = time.perf_counter,
         ensemble: Ensemble | None = None,  # warm members (trainers.imitation), else built here
+        peers: Peers = ALONE,
     ):
         self.candidate, self.data, self.seed, self.clock = candidate, data, seed, clock
+        self.peers = peers
         self.recipe = candidate.recipe
         self.device = resolve_device(device)
         self.generator = torch.Generator().manual_seed(seed)
@@ -97,8 +129,8 @@ class CoTrainer:
         self.fused = fused_for_training(candidate, list(self.ensemble.members))
         self.feed = open_feed(data, candidate, self.generator, self.device)
         wd = member_weight_decay(candidate)
-        trained = self.ensemble if self.fused is None else self.fused
-        self.optimizer = make_optimizer(trained, self.recipe, wd)
+        self.trained: nn.Module = self.ensemble if self.fused is None else self.fused
+        self.optimizer = make_optimizer(self.trained, self.recipe, wd)
         self.steps_per_epoch = self.feed.steps_per_epoch
         self.schedule = make_schedule(self.optimizer, self.recipe, self.steps_per_epoch)
         use_amp = self.device.type == "cuda" and self.recipe.precision != "fp32"
@@ -110,31 +142,43 @@ class CoTrainer:
 
     def fit(self, callbacks: Sequence[TrainingCallback] = ()) -> TrainResult:
         start = self.clock()
-        deadline = start + self.recipe.time_limit_s if self.recipe.time_limit_s else None
-        history: list[EpochReport] = []
-        seen, stopped_by = 0, "completed"
-        for epoch in range(self.recipe.epochs):
-            loss, js, count, out_of_time = self._train_epoch(epoch, deadline)
-            seen += count
-            if self.fused is not None:
-                unfuse(self.fused, self.ensemble.members)
-            val = evaluate_batches(self.ensemble, self.feed.evaluation("val"))
-            final = out_of_time or epoch + 1 == self.recipe.epochs
-            report = EpochReport(
-                epoch + 1, self.recipe.epochs, loss, js, val, self.clock() - start, final
-            )
-            history.append(report)
-            if self._notify(callbacks, report):
-                stopped_by = "callback"
-                break
-            if out_of_time:
-                stopped_by = "time_limit"
-                break
+        history, seen, stopped_by = self._epochs(callbacks, start)
         seconds = self.clock() - start
         return TrainResult(
             self.ensemble, history[-1].val, self._evaluate_test(), history,
             train_seconds=seconds, images_per_s=seen / max(seconds, 1e-9), stopped_by=stopped_by,
         )  # fmt: skip
+
+    def follow(self) -> None:
+        """A non-reporting peer's run: the same steps as the reporting one, no evaluation."""
+        self._epochs((), self.clock())
+
+    def _epochs(
+        self, callbacks: Sequence[TrainingCallback], start: float
+    ) -> tuple[list[EpochReport], int, StoppedBy]:
+        deadline = start + self.recipe.time_limit_s if self.recipe.time_limit_s else None
+        history: list[EpochReport] = []
+        seen = 0
+        stopped_by: StoppedBy = "completed"
+        for epoch in range(self.recipe.epochs):
+            loss, js, count, out_of_time = self._train_epoch(epoch, deadline)
+            loss, js = self.peers.mean(loss, js)
+            seen += count
+            if self.fused is not None:
+                unfuse(self.fused, self.ensemble.members)
+            called_off = False
+            if self.peers.reporting:
+                val = evaluate_batches(self.ensemble, self.feed.evaluation("val"))
+                final = out_of_time or epoch + 1 == self.recipe.epochs
+                report = EpochReport(
+                    epoch + 1, self.recipe.epochs, loss, js, val, self.clock() - start, final
+                )
+                history.append(report)
+                called_off = self._notify(callbacks, report)
+            if self.peers.agree(called_off or out_of_time):
+                stopped_by = "callback" if called_off else "time_limit"
+                break
+        return history, seen, stopped_by
 
     @staticmethod
     def _notify(callbacks: Sequence[TrainingCallback], report: EpochReport) -> bool:
@@ -150,14 +194,15 @@ class CoTrainer:
         batch = self.recipe.batch_size
         total_loss = total_js = 0.0
         steps = 0
-        for step, (inputs, targets) in enumerate(self.feed.epoch()):
+        for step, batch_views in enumerate(self.feed.epoch()):
+            inputs, targets = self.peers.shard(*batch_views)
             weight = 0.0
             if self.recipe.mode == "cotrain":
                 progress = epoch + step / self.steps_per_epoch
                 weight = js_weight(self.recipe.js_weight, progress, self.recipe.js_warmup_epochs)
             loss, js = self._step(inputs, targets, weight)
             total_loss, total_js, steps = total_loss + loss, total_js + js, steps + 1
-            if deadline is not None and self.clock() > deadline:
+            if deadline is not None and self.peers.agree(self.clock() > deadline):
                 return total_loss / steps, total_js / steps, steps * batch, True
         return total_loss / steps, total_js / steps, steps * batch, False
 
@@ -184,6 +229,7 @@ class CoTrainer:
             parts = cotrain_loss(run.member_logits(inputs), targets, weight)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(parts.total).backward()
+        self.peers.after_backward(self.trained)
         return parts
 
     def _evaluate_test(self) -> Evaluation | None:

@@ -59,18 +59,25 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from searcher.run.loop import prepare, target_of
-    from searcher.run.workers import parse_devices, run_pool, worker_configs
+    from searcher.run.workers import parse_devices, run_pool, trial_slots, worker_configs
 
     devices = parse_devices(args.devices) if args.devices else []
     config = search_config(args, space_for(args, args.space_kind))
+    slots = trial_slots(config, devices, args.workers)
     prepared = prepare(config)  # creates and seeds the study once, before any worker starts
     target = target_of(prepared.study, config)
     prepared.study.set_user_attr(attrs.TARGET, target)
-    return run_pool(worker_configs(config, target, devices, args.workers), prepared)
+    return run_pool(worker_configs(config, target, slots), prepared)
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from searcher.run.workers import config_from_study, parse_devices, run_pool, worker_configs
+    from searcher.run.workers import (
+        config_from_study,
+        parse_devices,
+        run_pool,
+        trial_slots,
+        worker_configs,
+    )
 
     devices = parse_devices(args.devices) if args.devices else []
     config = config_from_study(
@@ -83,12 +90,14 @@ def cmd_worker(args: argparse.Namespace) -> int:
         timeout_s=args.timeout,
         runs_dir=Path(args.runs_dir),
         heartbeat_s=args.heartbeat_s,
+        devices_per_trial=args.devices_per_trial,
         # distinct sampler seeds on every machine, unless one is asked for (it is stored per trial)
         seed=args.seed if args.seed is not None else os.getpid(),
     )
     if config.n_trials < 1:
         raise ConfigError("the study has no trial target yet; give --n-trials")
-    return run_pool(worker_configs(config, config.n_trials, devices, args.cpu_workers))
+    slots = trial_slots(config, devices, args.cpu_workers)
+    return run_pool(worker_configs(config, config.n_trials, slots))
 
 
 def cmd_frontier(args: argparse.Namespace) -> int:
@@ -123,6 +132,7 @@ def cmd_confirm(args: argparse.Namespace) -> int:
         trials=tuple(args.trials or ()),
         data_dir=args.data_dir,
         device=args.device,
+        runs_dir=Path(args.runs_dir),
     )
     confirm(request)
     return 0
@@ -157,6 +167,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         data_dir=args.data_dir,
         force=args.force,
         members_separate=args.members_separate,
+        runs_dir=Path(args.runs_dir),
     )
     export(request)
     return 0

@@ -51,6 +51,7 @@ class ExportRequest:
     data_dir: str | None = None
     force: bool = False
     members_separate: bool = False
+    runs_dir: Path | None = None  # where an image folder's index is cached (as `searcher run`)
 
 
 def within(record: TrialRecord, budget: Budget) -> bool:
@@ -111,7 +112,9 @@ def export(request: ExportRequest, out: Callable[[str], None] = print) -> Verifi
     if not path.is_file():
         raise ConfigError(f"checkpoint {path} of trial {record.number} is missing")
     candidate, ensemble = load_checkpoint(path)
-    data = load_data(study.user_attrs[attrs.DATA], request.data_dir, seed=SPLIT_SEED)
+    data = load_data(
+        study.user_attrs[attrs.DATA], request.data_dir, seed=SPLIT_SEED, cache_dir=request.runs_dir
+    )
     out(f"exporting trial {record.number}: {record.label}, accuracy {record.accuracy:.4f}")
     request.out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{request.out.name}.", dir=request.out.parent))

@@ -43,6 +43,14 @@ class SearchConfig:
     trial_target: Literal["add", "total"] = "add"
     heartbeat_s: int = 10  # a killed worker's trial is failed (and retried) after 3 beats
     worker: str = ""  # label prefixed to progress lines when several workers run
+    # Processes (and devices) per trial: the batch split over them (trainers.distributed).
+    devices_per_trial: int = 1
+    trial_devices: tuple[str, ...] = ()  # this worker's devices for them (default: `device`)
+
+    @property
+    def devices(self) -> tuple[str, ...]:
+        """The devices one trial trains on, rank 0's first."""
+        return self.trial_devices or (self.device,) * self.devices_per_trial
 
     @property
     def study_name(self) -> str:

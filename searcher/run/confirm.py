@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import optuna
 
@@ -38,6 +39,7 @@ class ConfirmRequest:
     trials: tuple[int, ...] = ()  # these trials instead of the front
     data_dir: str | None = None
     device: str = "cpu"
+    runs_dir: Path | None = None  # where an image folder's index is cached (as `searcher run`)
 
 
 def pick_trials(
@@ -77,7 +79,9 @@ def confirm(
     study = load_existing_study(open_storage(request.storage), request.study)
     cost_key = OBJECTIVE_ATTRS[study.user_attrs.get(attrs.OBJECTIVE, "gflops")]
     chosen = pick_trials(read_records(study), cost_key, request.top, request.trials)
-    data = load_data(study.user_attrs[attrs.DATA], request.data_dir, seed=SPLIT_SEED)
+    data = load_data(
+        study.user_attrs[attrs.DATA], request.data_dir, seed=SPLIT_SEED, cache_dir=request.runs_dir
+    )
     out(f"confirming {len(chosen)} trial(s) of study '{study.study_name}' with "
         f"{request.seeds} further seed(s) each")  # fmt: skip
     for record in chosen:

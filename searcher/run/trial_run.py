@@ -99,8 +99,7 @@ def run_trial(
             raise ConfigError("recipe init wide_then_narrow needs a study to find its teacher in")
         result, extra = train_with_teacher(candidate, data, config, teacher, stoppers, [on_epoch])
     else:
-        callbacks = [on_epoch, *stoppers]
-        result = train(candidate, data, seed=config.seed, device=config.device, callbacks=callbacks)
+        result = train_on_devices(candidate, data, config, [on_epoch, *stoppers])
     pruned = result.stopped_by == "callback"
     values = latency | result_attrs(result) | extra
     target = config.budget.member_latency_ms
@@ -117,6 +116,21 @@ def run_trial(
             save_checkpoint(directory / "ensemble.pt", candidate, result.ensemble)
         )
     return TrialOutcome(candidate, values[attrs.STATUS], values)
+
+
+def train_on_devices(
+    candidate: Candidate, data: DataSource, config: SearchConfig,
+    callbacks: list[TrainingCallback],
+) -> TrainResult:  # fmt: skip
+    """One process, or --devices-per-trial processes with this one as rank 0 (the only one
+    that runs the callbacks, so the only one that talks to the storage)."""
+    if config.devices_per_trial == 1:
+        return train(candidate, data, seed=config.seed, device=config.device, callbacks=callbacks)
+    from trainers.distributed import train_data_parallel  # spawns processes: only when asked
+
+    return train_data_parallel(
+        candidate, data, devices=config.devices, seed=config.seed, callbacks=callbacks
+    )
 
 
 def result_attrs(result: TrainResult) -> dict[str, Any]:

@@ -47,21 +47,54 @@ def parse_devices(text: str) -> list[str]:
     return [f"cuda:{i}" for i in indices]
 
 
+def trial_slots(
+    config: SearchConfig, devices: Sequence[str], cpu_workers: int
+) -> list[tuple[str, ...]]:
+    """The devices of each worker's trials: --devices-per-trial K of the GPUs given (so
+    devices / K workers), or K CPU processes for each CPU worker. Checked before anything starts."""
+    from trainers.distributed import check_shards
+
+    k = config.devices_per_trial
+    if devices:
+        if k > len(devices) or len(devices) % k:
+            raise ConfigError(
+                f"--devices-per-trial {k} needs a multiple of {k} devices; --devices gives "
+                f"{len(devices)} ({', '.join(devices)})"
+            )
+        slots = [tuple(devices[i : i + k]) for i in range(0, len(devices), k)]
+    else:
+        if k > 1 and config.device not in ("cpu", "auto"):
+            raise ConfigError(
+                f"--devices-per-trial {k} on GPUs needs --devices with {k} GPU indices per worker"
+            )
+        cores = os.cpu_count() or 1
+        if k > cores:
+            raise ConfigError(
+                f"--devices-per-trial {k} needs {k} devices; this machine has {cores} CPU core(s) "
+                "and no --devices"
+            )
+        slots = [("cpu",) * k] * cpu_workers
+    if k > 1:
+        check_shards(config.space.recipe.batch_size, k)
+    return slots
+
+
 def worker_configs(
-    config: SearchConfig, target: int, devices: Sequence[str], cpu_workers: int
+    config: SearchConfig, target: int, slots: Sequence[tuple[str, ...]]
 ) -> list[SearchConfig]:
-    """One config per worker: its own device and sampler seed, the study-wide trial target."""
-    slots = list(devices) or ["cpu"] * cpu_workers
+    """One config per worker: its own devices and sampler seed, the study-wide trial target."""
+    labels = [",".join(dict.fromkeys(slot)) for slot in slots]
     return [
         dataclasses.replace(
             config,
-            device=device,
+            device=slot[0],
+            trial_devices=slot if len(slot) > 1 else (),
             seed=config.seed + i,
             n_trials=target,
             trial_target="total",
-            worker=f"w{i} {device}" if len(slots) > 1 else "",
+            worker=f"w{i} {label}" if len(slots) > 1 else "",
         )
-        for i, device in enumerate(slots)
+        for i, (slot, label) in enumerate(zip(slots, labels, strict=True))
     ]
 
 
@@ -89,9 +122,10 @@ def config_from_study(storage_url: str, study_name: str | None, **overrides: Any
 
 def run_pool(configs: Sequence[SearchConfig], prepared: PreparedSearch | None = None) -> int:
     """Runs the workers (in this process when there is one) and returns the exit status."""
+    per_trial = configs[0].devices_per_trial  # processes of each worker's trial
+    threads = max(1, (os.cpu_count() or 1) // (len(configs) * per_trial))
     if len(configs) == 1:
-        return worker_main(configs[0], threads=None, prepared=prepared)
-    threads = max(1, (os.cpu_count() or 1) // len(configs))
+        return worker_main(configs[0], threads if per_trial > 1 else None, prepared=prepared)
     context = multiprocessing.get_context("spawn")  # CUDA and fork do not mix
     processes = [context.Process(target=_child, args=(c, threads), name=c.worker) for c in configs]
     for process in processes:
