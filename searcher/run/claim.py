@@ -8,7 +8,9 @@ later. So the claim is ordered by trial number, and made safe under any interlea
    those are still proposing or claiming, and one of them may be about to claim this candidate;
 3. it then decides from what the lower-numbered and the finished trials say: a twin that trains
    or trained the candidate wins; otherwise, if the trained and training trials fill the target,
-   this one is surplus; otherwise it writes `training`.
+   this one is surplus; otherwise it writes `training`. A reference that none of those trials
+   holds keeps a slot reserved: references train whatever the target says (a killed one is
+   retried), so a slot taken from a lost reference would overshoot the target when it returns.
 
 A higher-numbered trial never decides before this one has, so exactly one of two racing trials
 of a candidate trains, and the trials that count toward the target never exceed it. A worker
@@ -75,8 +77,15 @@ def fail_stale_trials(study: optuna.Study) -> None:
         optuna.storages.fail_stale_trials(study)
 
 
-def decide(trials: list[FrozenTrial], number: int, candidate_id: str, target: int | None) -> Claim:
-    """The decision of trial `number`, from the study's trials once the lower ones decided."""
+def decide(
+    trials: list[FrozenTrial],
+    number: int,
+    candidate_id: str,
+    target: int | None,
+    references: frozenset[str] = frozenset(),
+) -> Claim:
+    """The decision of trial `number`, from the study's trials once the lower ones decided;
+    `references` are the candidate ids that will train whatever the target (see the module)."""
     ahead = [
         t
         for t in trials
@@ -87,7 +96,8 @@ def decide(trials: list[FrozenTrial], number: int, candidate_id: str, target: in
     twin = next((t for t in ahead if t.user_attrs.get(attrs.CANDIDATE_ID) == candidate_id), None)
     if twin is not None:
         return Claim("duplicate", twin.number)
-    if target is not None and len(ahead) >= target:
+    held = {t.user_attrs.get(attrs.CANDIDATE_ID) for t in ahead}
+    if target is not None and len(ahead) + len(references - held) >= target:
         return Claim("surplus")
     return Claim("training")
 
@@ -99,12 +109,14 @@ def claim(
     poll: Callable[[], None] = lambda: time.sleep(0.2),
     wait_limit_s: float = 60.0,
     clock: Callable[[], float] = time.monotonic,
+    references: frozenset[str] = frozenset(),
 ) -> Claim:
     """Claims the candidate for this trial; `target` None exempts it (references always train).
     Writes `training` when it wins; the caller records duplicates and surplus trials."""
     trial.set_user_attr(attrs.STATUS, CLAIMING)
     wait_for_lower_trials(trial.study, trial.number, poll, wait_limit_s, clock)
-    decision = decide(trial.study.get_trials(deepcopy=False), trial.number, candidate_id, target)
+    trials = trial.study.get_trials(deepcopy=False)
+    decision = decide(trials, trial.number, candidate_id, target, references)
     if decision.outcome == "training":
         trial.set_user_attr(attrs.STATUS, "training")
     return decision

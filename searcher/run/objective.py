@@ -93,7 +93,7 @@ class TrialObjective:
         holds the last slot of the target (searcher/run/claim.py): then this trial ends as
         pruned, with status `duplicate` or `surplus`, before any training."""
         target = None if candidate.id in self.reference_ids else self.target
-        decision = claim(trial, candidate.id, target)
+        decision = claim(trial, candidate.id, target, references=frozenset(self.reference_ids))
         if decision.outcome == "duplicate":
             set_attrs(trial, {attrs.STATUS: "duplicate", attrs.DUPLICATE_OF: decision.twin})
             self.status = "duplicate"

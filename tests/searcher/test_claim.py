@@ -75,3 +75,22 @@ def test_a_dead_undecided_trial_is_waited_for_only_until_the_limit() -> None:
     decision = claim(high, "b", target=5, poll=poll, wait_limit_s=3.0, clock=lambda: now[0])
     assert decision.outcome == "training"  # trial 0 never decided: ignored after the limit
     assert polls == [0.0, 1.0, 2.0]
+
+
+def test_a_lost_reference_keeps_its_slot_of_the_target() -> None:
+    """Target 2, references R1 and R2: R1 trained, R2's worker was killed (its trial failed and
+    R2 is queued again, exempt from the target). A new candidate must not take R2's slot: when
+    R2's retry trains, the study would hold 3 trained for a target of 2."""
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    for cid, state in (("R1", optuna.trial.TrialState.COMPLETE), ("R2", optuna.trial.TrialState.FAIL)):  # fmt: skip
+        trial = study.ask()
+        trial.set_user_attr(attrs.CANDIDATE_ID, cid)
+        trial.set_user_attr(attrs.STATUS, "trained" if cid == "R1" else "training")
+        study.tell(trial, [0.9, 1.0] if state == optuna.trial.TrialState.COMPLETE else None, state=state)  # fmt: skip
+    new = study.ask()
+    new.set_user_attr(attrs.CANDIDATE_ID, "a")
+    references = frozenset({"R1", "R2"})
+    assert claim(new, "a", target=2, references=references).outcome == "surplus"
+    assert claim(new, "a", target=3, references=references).outcome == "training"
+    retry = study.ask()
+    assert claim(retry, "R2", target=None, references=references).outcome == "training"
