@@ -20,6 +20,7 @@ from searcher.run.claim import claim
 from searcher.run.config import SearchConfig
 from searcher.run.progress import Progress
 from searcher.run.pruning import CostBucketMedianStopper
+from searcher.run.recovery import pending_references
 from searcher.run.teacher import TeacherSource
 from searcher.run.trial_run import run_trial
 from searcher.study import attrs
@@ -93,7 +94,7 @@ class TrialObjective:
         holds the last slot of the target (searcher/run/claim.py): then this trial ends as
         pruned, with status `duplicate` or `surplus`, before any training."""
         target = None if candidate.id in self.reference_ids else self.target
-        decision = claim(trial, candidate.id, target, references=frozenset(self.reference_ids))
+        decision = claim(trial, candidate.id, target, references=self.references_to_train(trial))
         if decision.outcome == "duplicate":
             set_attrs(trial, {attrs.STATUS: "duplicate", attrs.DUPLICATE_OF: decision.twin})
             self.status = "duplicate"
@@ -104,6 +105,16 @@ class TrialObjective:
             self.status = "surplus"
             self.progress.surplus(trial.number)
             raise optuna.TrialPruned
+
+    def references_to_train(self, trial: optuna.Trial) -> frozenset[str]:
+        """The references that will still train (running, queued or lost, not given up):
+        each holds a slot of the target (searcher/run/claim.py); a trained or infeasible one is
+        settled and holds none."""
+        space = self.space
+        pending, running = pending_references(
+            trial.study, space.reference_candidates(), space.trial_params
+        )
+        return frozenset(c.id for c in (*pending, *running))
 
     def stopper(
         self, trial: optuna.Trial, candidate: Candidate, records: list[TrialRecord]
