@@ -20,6 +20,7 @@ from typing import Any, Literal
 import optuna
 
 from searcher.run.asha import AshaStopper
+from searcher.run.claim import PRUNED_RETRIES
 from searcher.run.pruning import CostBucketMedianStopper
 from searcher.study import attrs
 from searcher.study.open import DIRECTIONS, make_sampler
@@ -92,13 +93,18 @@ class Replay:
 
     def __post_init__(self) -> None:
         self.epochs, self.records, self.seen = 0, [], set()
+        self.runs: dict[str, list[int]] = {}  # the seeds each candidate ran with, in order
+        self.stopped: set[str] = set()  # candidates whose every run so far was stopped
         self.trace: list[tuple[int, float]] = [(0, 0.0)]
         self.trained: list[tuple[float, float]] = []
 
     def train(self, cid: str, reference: bool) -> float | None:
         """Reads one seed's curve through the stopper; the final accuracy, None if stopped."""
         entry = self.table[cid]
-        curve = self.rng.choice(entry.curves)
+        used = self.runs.setdefault(cid, [])
+        seed = self.rng.choice([s for s in range(len(entry.curves)) if s not in used] or [0])
+        used.append(seed)
+        curve = entry.curves[seed]
         stopper = None if reference else self.stopper(entry.gflops)
         ran = len(curve)
         for epoch, accuracy in enumerate(curve, 1):
@@ -116,10 +122,15 @@ class Replay:
         values = {attrs.GFLOPS: entry.gflops, attrs.CURVE: list(curve[:ran])}
         self.records.append(TrialRecord(len(self.records), "COMPLETE", status, values))
         self.seen.add(cid)
+        (self.stopped.add if status == "pruned" else self.stopped.discard)(cid)
         if status == "trained":
             self.trained.append((entry.truth, math.log10(entry.gflops)))
         self.trace.append((self.epochs, hypervolume(self.trained, self.ref)))
         return curve[-1] if status == "trained" else None
+
+    def retries(self, cid: str) -> bool:
+        """As searcher/run/claim.py: a stopped candidate proposed again trains once more."""
+        return cid in self.stopped and len(self.runs[cid]) <= PRUNED_RETRIES
 
     def stopper(self, gflops: float) -> Callable[[EpochReport], None] | None:
         if self.stopping == "median":
@@ -146,10 +157,12 @@ def replay(
     if sampler == "random":
         order = sorted(table)
         run.rng.shuffle(order)
-        for cid in order:
+        for cid in order:  # then the stopped ones again, as a sampler with replacement would
             if run.epochs >= budget_epochs or run.done:
                 break
             run.train(cid, reference=False)
+            if run.retries(cid):
+                order.insert(run.rng.randrange(order.index(cid) + 1, len(order) + 1), cid)
         return run.trace
     _replay_tpe(run, seed, space, budget_epochs)
     return run.trace
@@ -165,11 +178,11 @@ def _replay_tpe(run: Replay, seed: int, space: SearchSpace, budget_epochs: int) 
     for _ in range(MAX_PROPOSALS):
         if run.epochs >= budget_epochs or idle >= MAX_IDLE_PROPOSALS or run.done:
             break
-        if len(run.seen) == len(run.table):
+        if len(run.seen) == len(run.table) and not any(map(run.retries, run.stopped)):
             break
         trial = study.ask()
         cid = suggest(trial, space).id
-        if cid in run.seen:
+        if cid in run.seen and not run.retries(cid):
             idle += 1
             study.tell(trial, state=optuna.trial.TrialState.PRUNED)
             continue

@@ -8,6 +8,9 @@ Each part fits a few minutes on a 2-core CPU, e.g.
     .venv/bin/python benchmarks/fused.py --part latency --models wrn
     .venv/bin/python benchmarks/fused.py --part onnx --models wrn --networks 1 4
     .venv/bin/python benchmarks/fused.py --part train --models wrn resnext --train-batch 16
+    .venv/bin/python benchmarks/fused.py --part paired --models wrn --networks 4 --rounds 300
+`paired` alternates one fused and one undivided call per round (batch 1), so drift and other
+load hit both alike, and reports the median of the per-round ratios with its 25-75% range.
 """
 
 from __future__ import annotations
@@ -55,6 +58,46 @@ def latency_part(args: argparse.Namespace, device: torch.device) -> None:
     print(f"\nPyTorch inference, median ms per batch; device {table.device}")
     print(tabulate(rows, headers=["candidate", "batch", "loop", "threads", "fused", "undivided",
                                   "fused / undivided", "fastest"]))  # fmt: skip
+
+
+def _call_ms(module: torch.nn.Module, x: torch.Tensor, device: torch.device) -> float:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    start = time.perf_counter()
+    module(x)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return (time.perf_counter() - start) * 1000
+
+
+def paired_part(args: argparse.Namespace, device: torch.device) -> None:
+    rows = []
+    for model in args.models:
+        base = build_ensemble(candidate(model, 1, args.image_size), seed=0).eval().to(device)
+        for s in (n for n in args.networks if n > 1):
+            c = candidate(model, s, args.image_size)
+            members = list(build_ensemble(c, seed=0).eval().to(device).members)
+            fused = fuse(members, probe_input(c, device)).eval()
+            x = torch.randn(1, c.in_channels, c.image_size, c.image_size, device=device)
+            pairs = []
+            with torch.inference_mode():
+                for _ in range(5):  # warm-up
+                    fused(x), base(x)
+                for i in range(args.rounds):  # alternate which goes first
+                    first, second = (fused, base) if i % 2 else (base, fused)
+                    a, b = _call_ms(first, x, device), _call_ms(second, x, device)
+                    pairs.append((a, b) if first is fused else (b, a))
+            ratios = sorted(f / u for f, u in pairs)
+            q = lambda v, p: v[int(p * (len(v) - 1))]  # noqa: E731
+            rows.append([c.label, args.rounds, f"{statistics.median(f for f, _ in pairs):.2f}",
+                         f"{statistics.median(u for _, u in pairs):.2f}",
+                         f"{statistics.median(ratios):.3f}",
+                         f"{q(ratios, 0.25):.3f}-{q(ratios, 0.75):.3f}"])  # fmt: skip
+            print(f"done {c.label}", flush=True)
+    print(f"\nPaired batch-1 calls, fused vs undivided, median ms; device {device}, "
+          f"{torch.get_num_threads()} threads")  # fmt: skip
+    print(tabulate(rows, headers=["candidate", "rounds", "fused", "undivided",
+                                  "fused / undivided (median of rounds)", "25-75%"]))  # fmt: skip
 
 
 def _export(model: torch.nn.Module, c: Candidate, folder: Path, name: str) -> Path:
@@ -137,7 +180,7 @@ def train_part(args: argparse.Namespace, device: torch.device) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--part", nargs="+", default=["latency", "onnx", "train"],
-                        choices=["latency", "onnx", "train"])  # fmt: skip
+                        choices=["latency", "onnx", "train", "paired"])  # fmt: skip
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
     parser.add_argument("--networks", nargs="+", type=int, default=[1, 2, 4])
     parser.add_argument("--image-size", type=int, default=32)
@@ -145,6 +188,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--train-batch", type=int, default=64)
     parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=300, help="paired part: calls of each")
     parser.add_argument("--members-graph", action="store_true",
                         help="also export the per-member graph (ORT parallel mode)")  # fmt: skip
     parser.add_argument("--device", default="auto")
@@ -157,6 +201,8 @@ def main() -> None:
         onnx_part(args)
     if "train" in args.part:
         train_part(args, device)
+    if "paired" in args.part:
+        paired_part(args, device)
 
 
 if __name__ == "__main__":

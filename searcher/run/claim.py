@@ -7,7 +7,11 @@ later. So the claim is ordered by trial number, and made safe under any interlea
 2. it waits until no lower-numbered running trial is undecided (no status yet, or `claiming`):
    those are still proposing or claiming, and one of them may be about to claim this candidate;
 3. it then decides from what the lower-numbered and the finished trials say: a twin that trains
-   or trained the candidate wins; otherwise, if the trained and training trials fill the target,
+   or trained the candidate wins; so does a pruned twin once the candidate was retried (an
+   early-stopping rule judges one seed's curve: a candidate it stopped and that the sampler
+   proposes again trains once more, with a seed its stopped run did not use, so one unlucky seed
+   does not drop a
+   front point for good); otherwise, if the trained and training trials fill the target,
    this one is surplus; otherwise it writes `training`. A reference that none of those trials
    holds keeps a slot reserved: references train whatever the target says (a killed one is
    retried), so a slot taken from a lost reference would overshoot the target when it returns.
@@ -34,6 +38,7 @@ from searcher.study import attrs
 CLAIMING = "claiming"
 UNDECIDED = (None, CLAIMING)
 COUNTED = ("trained", "pruned")  # finished statuses that use up the study's trial target
+PRUNED_RETRIES = 1  # runs a stopped candidate gets again when proposed again (a new seed each)
 
 
 def counts_toward_target(trial: FrozenTrial) -> bool:
@@ -47,6 +52,8 @@ def counts_toward_target(trial: FrozenTrial) -> bool:
 class Claim:
     outcome: Literal["training", "duplicate", "surplus"]
     twin: int | None = None  # the trial that trains (or trained) the candidate, for duplicates
+    attempt: int = 0  # the candidate's earlier pruned runs (1 for a retry)
+    retry_seed: int | None = None  # a retry's training seed: one above its pruned runs' seeds
 
 
 def undecided_below(study: optuna.Study, number: int) -> list[int]:
@@ -93,13 +100,22 @@ def decide(
         and counts_toward_target(t)
         and (t.number < number or t.state != TrialState.RUNNING)
     ]
-    twin = next((t for t in ahead if t.user_attrs.get(attrs.CANDIDATE_ID) == candidate_id), None)
-    if twin is not None:
-        return Claim("duplicate", twin.number)
+    twins = sorted(
+        (t for t in ahead if t.user_attrs.get(attrs.CANDIDATE_ID) == candidate_id),
+        key=lambda t: t.number,
+    )
+    settled = next((t for t in twins if t.user_attrs.get(attrs.STATUS) != "pruned"), None)
+    if settled is not None:
+        return Claim("duplicate", settled.number)
+    if len(twins) > PRUNED_RETRIES:
+        return Claim("duplicate", twins[-1].number)
     held = {t.user_attrs.get(attrs.CANDIDATE_ID) for t in ahead}
     if target is not None and len(ahead) + len(references - held) >= target:
         return Claim("surplus")
-    return Claim("training")
+    if not twins:
+        return Claim("training")
+    seed = 1 + max(int(t.user_attrs.get(attrs.SEED, 0)) for t in twins)
+    return Claim("training", attempt=len(twins), retry_seed=seed)
 
 
 def claim(

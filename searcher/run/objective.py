@@ -8,6 +8,7 @@ never stopped early and never surplus: every front keeps the divide-or-not compa
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 from collections.abc import Sequence
@@ -77,9 +78,9 @@ class TrialObjective:
         twin = next((r for r in records if r.status == "trained" and r.attrs.get(attrs.CANDIDATE_ID) == candidate.id), None)  # fmt: skip
         if twin is not None:
             return self.duplicate(trial, candidate, twin)
-        self.claim(trial, candidate)
+        config = self.claim(trial, candidate)
         try:
-            return self.train(trial, candidate, records)
+            return self.train(trial, candidate, records, config)
         except KeyboardInterrupt:
             set_attrs(trial, {attrs.STATUS: "failed", attrs.ERROR: INTERRUPTED})
             raise
@@ -89,10 +90,11 @@ class TrialObjective:
             self.progress.failed(trial.number, exc)
             raise
 
-    def claim(self, trial: optuna.Trial, candidate: Candidate) -> None:
+    def claim(self, trial: optuna.Trial, candidate: Candidate) -> SearchConfig:
         """Marks the trial as training, unless another worker's trial trains this candidate or
         holds the last slot of the target (searcher/run/claim.py): then this trial ends as
-        pruned, with status `duplicate` or `surplus`, before any training."""
+        pruned, with status `duplicate` or `surplus`, before any training. Returns the config
+        to train with: a retry of a pruned candidate takes a seed its pruned run did not use."""
         target = None if candidate.id in self.reference_ids else self.target
         decision = claim(trial, candidate.id, target, references=self.references_to_train(trial))
         if decision.outcome == "duplicate":
@@ -105,6 +107,11 @@ class TrialObjective:
             self.status = "surplus"
             self.progress.surplus(trial.number)
             raise optuna.TrialPruned
+        if decision.retry_seed is None:
+            return self.config
+        seed = decision.retry_seed
+        set_attrs(trial, {attrs.SEED: seed, attrs.RETRY: decision.attempt})
+        return dataclasses.replace(self.config, seed=seed)
 
     def references_to_train(self, trial: optuna.Trial) -> frozenset[str]:
         """The references that will still train (running, queued or lost, not given up):
@@ -133,15 +140,15 @@ class TrialObjective:
         )
 
     def train(
-        self, trial: optuna.Trial, candidate: Candidate, records: list[TrialRecord]
-    ) -> Sequence[float]:
+        self, trial: optuna.Trial, candidate: Candidate, records: list[TrialRecord],
+        config: SearchConfig,
+    ) -> Sequence[float]:  # fmt: skip
         stopper = self.stopper(trial, candidate, records)
-        self.progress.trial_start(trial.number, candidate)
+        retry = config.seed if config is not self.config else None
+        self.progress.trial_start(trial.number, candidate, retry_seed=retry)
         on_epoch = record_curve(trial, self.progress.epoch)
-        teacher = TeacherSource(trial, self.data, self.config, self.progress.out)
-        outcome = run_trial(
-            candidate, self.data, self.config, trial.number, stopper, on_epoch, teacher
-        )
+        teacher = TeacherSource(trial, self.data, config, self.progress.out)
+        outcome = run_trial(candidate, self.data, config, trial.number, stopper, on_epoch, teacher)
         set_attrs(trial, outcome.attrs)
         trial.set_constraint(BUDGET_CONSTRAINT, outcome.constraint)
         self.status = outcome.status

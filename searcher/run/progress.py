@@ -43,10 +43,12 @@ class Progress:
             f"objectives: accuracy vs {self.objective}; until the study holds {target} trained"
         )
 
-    def trial_start(self, number: int, candidate: Candidate) -> None:
+    def trial_start(self, number: int, candidate: Candidate, retry_seed: int | None = None) -> None:
         cost = estimate(candidate)
+        retry = "" if retry_seed is None else f" (stopped before: retried with seed {retry_seed})"
         self.out(
-            f"[trial {number}] {candidate.label}: {cost.gflops:.4g} GFLOPs, {cost.params_m:.4g} M params"
+            f"[trial {number}] {candidate.label}: {cost.gflops:.4g} GFLOPs, "
+            f"{cost.params_m:.4g} M params{retry}"
         )
 
     def epoch(self, report: EpochReport) -> None:

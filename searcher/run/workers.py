@@ -73,7 +73,8 @@ def trial_slots(
                 f"--devices-per-trial {k} needs {k} devices; this machine has {cores} CPU core(s) "
                 "and no --devices"
             )
-        slots = [("cpu",) * k] * cpu_workers
+        # one process per trial runs where --device says; K processes share this CPU
+        slots = [(config.device,) if k == 1 else ("cpu",) * k] * cpu_workers
     if k > 1:
         check_shards(config.space.recipe.batch_size, k)
     return slots

@@ -36,6 +36,7 @@ OVER_BUDGET = "over_budget"  # reasons, for infeasible trials
 DUPLICATE_OF = "duplicate_of"  # trial number whose result was reused
 ERROR = "error"  # one line, for failed trials
 SEED = "seed"
+RETRY = "retry"  # a retried pruned candidate: its earlier pruned runs (its seed is theirs + 1)
 WORKER = "worker"  # host:pid of the worker process that ran the trial
 # `searcher confirm` (stored as the study attribute "confirm:<number>", see searcher/study/seeds.py):
 CONFIRM_SEEDS = "confirm_seeds"  # {seed: validation accuracy}, the trial's own seed included

@@ -94,3 +94,48 @@ def test_a_lost_reference_keeps_its_slot_of_the_target() -> None:
     assert claim(new, "a", target=3, references=references).outcome == "training"
     retry = study.ask()
     assert claim(retry, "R2", target=None, references=references).outcome == "training"
+
+
+def finished(study: optuna.Study, cid: str, status: str, seed: int = 0) -> int:
+    """A finished trial of `cid`: trained (COMPLETE) or stopped by the early-stopping rule."""
+    trial = study.ask()
+    trial.set_user_attr(attrs.CANDIDATE_ID, cid)
+    trial.set_user_attr(attrs.SEED, seed)
+    trial.set_user_attr(attrs.STATUS, status)
+    if status == "trained":
+        study.tell(trial, [0.9, 1.0])
+    else:
+        study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+    return trial.number
+
+
+def test_a_stopped_candidate_proposed_again_trains_once_more_with_the_next_seed() -> None:
+    """An early-stopping rule judged one seed's curve: the candidate's first re-proposal
+    retrains it with another seed (one above the stopped run's, which may have been another
+    worker's); once retried, further proposals are duplicates."""
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    finished(study, "a", "pruned", seed=4)
+    retry = study.ask()
+    retry.set_user_attr(attrs.CANDIDATE_ID, "a")  # as the objective does before claiming
+    decision = claim(retry, "a", target=10)
+    assert (decision.outcome, decision.attempt, decision.retry_seed) == ("training", 1, 5)
+    assert retry.user_attrs[attrs.STATUS] == "training"
+    retry.set_user_attr(attrs.STATUS, "pruned")  # stopped again
+    study.tell(retry, state=optuna.trial.TrialState.PRUNED)
+    third = claim(study.ask(), "a", target=10)
+    assert (third.outcome, third.twin) == ("duplicate", retry.number)
+
+
+def test_a_trained_twin_wins_over_a_retry_and_a_retry_counts_toward_the_target() -> None:
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    finished(study, "a", "pruned")
+    trained = finished(study, "a", "trained")  # the retry trained
+    decision = claim(study.ask(), "a", target=10)
+    assert (decision.outcome, decision.twin) == ("duplicate", trained)
+    full = optuna.create_study(directions=["maximize", "minimize"])
+    finished(full, "b", "pruned")
+    finished(full, "c", "trained")
+    surplus = full.ask()
+    assert claim(surplus, "b", target=2).outcome == "surplus"
+    surplus.set_user_attr(attrs.STATUS, "surplus")  # as the objective records it
+    assert claim(full.ask(), "b", target=3, poll=pytest.fail).attempt == 1

@@ -65,3 +65,17 @@ def test_more_devices_per_trial_than_cores_is_one_line(
         f"machine has {cores} CPU core(s) and no --devices"
     )
     assert not (tmp_path / "study.db").exists()
+
+
+@pytest.mark.parametrize("device", ["cpu", "cuda", "cuda:1", "auto"])
+def test_a_worker_without_devices_trains_where_device_says(device: str) -> None:
+    """`searcher run --device cuda` with no --devices: every worker's trials go to that device
+    (each trial used to be placed on the CPU whatever --device said)."""
+    from searcher.run.config import SearchConfig
+    from searcher.run.workers import trial_slots, worker_configs
+    from space.search_space import load_space
+
+    config = SearchConfig(space=load_space("digits"), device=device)
+    slots = trial_slots(config, [], cpu_workers=2)
+    assert slots == [(device,), (device,)]
+    assert [c.devices for c in worker_configs(config, 4, slots)] == [(device,), (device,)]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import optuna
+import pytest
 
 import searcher.run.objective
 from searcher.cli.main import main
@@ -168,3 +169,35 @@ def test_a_requeued_trial_taken_by_a_worker_is_not_queued_again(tmp_path: Path) 
     assert len(requeue_lost(study, refs)) == 2
     study.ask()  # a worker takes the first retry: running, its candidate not yet written
     assert requeue_lost(study, refs) == []
+
+
+def test_a_stopped_candidate_proposed_again_is_retrained_with_the_next_seed(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """One seed's curve was stopped by the early-stopping rule; when the sampler proposes the
+    candidate again it trains once more with another seed (recorded), not reused as a duplicate."""
+    config = tiny_config(tmp_path, stopping="asha", seed=7)
+    prepared = prepare(config)
+    study = prepared.study
+    objective = TrialObjective(prepared.space, prepared.data, config, Progress(print, "gflops"), 9)
+    other = prepared.space.reference_candidates()[0].replace(width=2)
+    stopped = study.ask()
+    for key, value in (candidate_attrs(other) | {attrs.STATUS: "pruned", attrs.SEED: 7}).items():
+        stopped.set_user_attr(key, value)
+    study.tell(stopped, state=optuna.trial.TrialState.PRUNED)
+    trained_with = []
+
+    def stop_at_training(candidate, data, config, *args):
+        trained_with.append(config.seed)
+        raise RuntimeError("stopped here")
+
+    monkeypatch.setattr(searcher.run.objective, "run_trial", stop_at_training)
+    study.enqueue_trial(other.to_params())
+    retry = study.ask()
+    while suggest(retry, prepared.space).id != other.id:  # skip the queued references
+        study.tell(retry, state=optuna.trial.TrialState.FAIL)
+        retry = study.ask()
+    with pytest.raises(RuntimeError, match="stopped here"):
+        objective(retry)
+    assert trained_with == [8]
+    assert retry.user_attrs[attrs.SEED] == 8 and retry.user_attrs[attrs.RETRY] == 1
