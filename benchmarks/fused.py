@@ -24,13 +24,13 @@ from pathlib import Path
 import torch
 from tabulate import tabulate
 
-from searcher.export.onnx_graph import OUTPUTS, DeployableEnsemble, write_onnx
-from searcher.export.runtime_latency import onnxruntime_latency
 from space import Candidate
 from trainers.cotrain import build_ensemble, resolve_device
 from trainers.fused import fuse, probe_input
 from trainers.latency import measure_latency
 from trainers.losses import cotrain_loss
+from trainers.onnx_graph import OUTPUTS, DeployableEnsemble, write_onnx
+from trainers.runtime_latency import onnxruntime_latency
 
 MODELS = {
     "wrn": dict(family="wide_resnet", depth=16, width=8),

@@ -75,6 +75,7 @@ class Stability:
 class LatencyTable:
     device: str
     rows: tuple[LatencyRow, ...]
+    runtime: str = "pytorch"  # what ran the rows: pytorch, or "onnxruntime <version>"
 
     def row(self, mode: Mode, batch: int) -> LatencyRow:
         for row in self.rows:
@@ -93,11 +94,13 @@ class LatencyTable:
         return min(rows, key=lambda row: row.median_ms)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"device": self.device, "rows": [asdict(r) for r in self.rows]}
+        rows = [asdict(r) for r in self.rows]
+        return {"device": self.device, "runtime": self.runtime, "rows": rows}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> LatencyTable:
-        return cls(data["device"], tuple(LatencyRow(**r) for r in data["rows"]))
+        rows = tuple(LatencyRow(**r) for r in data["rows"])
+        return cls(data["device"], rows, data.get("runtime", "pytorch"))  # older: PyTorch
 
 
 def device_name(device: torch.device) -> str:
@@ -114,7 +117,7 @@ def spread(times: Sequence[float]) -> float:
     return (q3 - q1) / median if median > 0 else float("inf")
 
 
-def _timed(
+def timed_calls(
     fn: Callable[[], object],
     device: torch.device,
     policy: Stability,
@@ -172,15 +175,15 @@ def measure_members(
     """Per-call wall times (ms) of running every member on `x`, in the given mode."""
     device = x.device
     if mode != "concurrent" or len(members) == 1:
-        return _timed(_sequential(members, x), device, policy, clock)
+        return timed_calls(_sequential(members, x), device, policy, clock)
     if device.type == "cuda":
-        return _timed(_concurrent_cuda(members, x), device, policy, clock)
+        return timed_calls(_concurrent_cuda(members, x), device, policy, clock)
     total = torch.get_num_threads()
     torch.set_num_threads(max(1, total // len(members)))
     try:
         with ThreadPoolExecutor(len(members)) as pool:
             run = lambda: list(pool.map(_inference, members, [x] * len(members)))  # noqa: E731
-            return _timed(run, device, policy, clock)
+            return timed_calls(run, device, policy, clock)
     finally:
         torch.set_num_threads(total)
 
@@ -201,7 +204,9 @@ def measured_row(
     )  # fmt: skip
 
 
-def _fused(candidate: Candidate, members: Sequence[nn.Module], example: Tensor) -> nn.Module | None:
+def fused_members(
+    candidate: Candidate, members: Sequence[nn.Module], example: Tensor
+) -> nn.Module | None:
     """The members as one network, or None where the candidate or its members do not fuse."""
     if not fusable(candidate):
         return None
@@ -229,7 +234,7 @@ def measure_latency(
     members = [m.eval().to(device) for m in (members or build(candidate))]
     baseline = [m.eval().to(device) for m in build(undivided(candidate))]
     size = candidate.image_size
-    fused = _fused(
+    fused = fused_members(
         candidate, members, torch.randn(1, candidate.in_channels, size, size, device=device)
     )
     distinct = members if candidate.members else members[:1]  # divided members are identical

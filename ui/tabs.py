@@ -253,8 +253,10 @@ def trial_detail(reader: StudyReader, storage: str, number: int) -> None:
     draw(right, reader, ("members", number), lambda: charts.members_chart(members, record.accuracy))
     imitation_table(right, record.attrs)
     latency = record.attrs.get("latency") or {"rows": [], "device": "?"}
+    runtime = latency.get("runtime", "pytorch")  # tables stored before runtimes were recorded
     st.markdown(
-        f"**Latency on {latency['device']}** (sequential vs concurrent members vs the undivided network)"
+        f"**Latency on {latency['device']}, in {runtime}** (sequential vs concurrent members vs "
+        "the undivided network)"
     )
     st.table(pd.DataFrame(latency["rows"]))
     st.markdown("**Export it**")

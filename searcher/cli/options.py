@@ -135,6 +135,7 @@ def search_config(args: argparse.Namespace, space: SearchSpace) -> SearchConfig:
         asha_min_epochs=args.asha_min_epochs,
         heartbeat_s=args.heartbeat_s,
         devices_per_trial=getattr(args, "devices_per_trial", 1),  # `compare` has no pool
+        latency_runtime=args.latency_runtime,
     )
 
 
@@ -204,6 +205,9 @@ def add_search_arguments(parser: argparse.ArgumentParser, n_trials: int) -> None
     add_budget_arguments(parser, latency=True)
     parser.add_argument("--objective", default="gflops", choices=["gflops", "latency"])
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
+    parser.add_argument("--latency-runtime", default="pytorch", choices=["pytorch", "onnxruntime"],
+                        help="time each trial in PyTorch on --device, or its exported ONNX graphs "
+                        "in ONNX Runtime (CPU)")  # fmt: skip
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--init", choices=["scratch", "wide_then_narrow"],
                         help="recipe init of every candidate (default: the space's recipe)")  # fmt: skip

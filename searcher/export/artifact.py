@@ -15,14 +15,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 from searcher.export.files import write_manifest, write_readme
-from searcher.export.onnx_graph import (
-    MEMBER_OUTPUTS,
-    OUTPUTS,
-    DeployableEnsemble,
-    Normalised,
-    write_onnx,
-)
-from searcher.export.runtime_latency import ExecutionMode, describe, onnxruntime_latency
 from searcher.export.verify import Verification, verify
 from searcher.run.loop import SPLIT_SEED
 from searcher.study import attrs
@@ -36,6 +28,14 @@ from trainers.checkpoint import load_checkpoint, save_checkpoint
 from trainers.data import DataSource, load_data
 from trainers.ensemble import Ensemble
 from trainers.fused import NotFusableError, fusable, fuse, probe_input
+from trainers.onnx_graph import (
+    MEMBER_OUTPUTS,
+    OUTPUTS,
+    DeployableEnsemble,
+    Normalised,
+    write_onnx,
+)
+from trainers.runtime_latency import ExecutionMode, describe, onnxruntime_latency
 
 Graph = Literal["fused", "members"]  # model.onnx: one grouped network, or S member branches
 THROUGHPUT_BATCH = 64  # when the trial has no latency table to take it from

@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING, Any
 import torch
 import yaml
 
-from searcher.export.onnx_graph import INPUT, MEMBER_OUTPUTS, OUTPUTS
 from searcher.study import attrs
 from searcher.study.records import TrialRecord
 from space.candidate import Candidate
 from space.division import divide
 from trainers.data import DataSource
+from trainers.onnx_graph import INPUT, MEMBER_OUTPUTS, OUTPUTS
 
 if TYPE_CHECKING:
     from searcher.export.verify import Verification

@@ -16,6 +16,9 @@ if TYPE_CHECKING:  # the CLI builds a config without importing torch
 # Early stopping: MO-ASHA (searcher/run/asha.py), the cost-bucket median rule
 # (searcher/run/pruning.py), or none (every candidate trains its full recipe).
 Stopping = Literal["asha", "median", "none"]
+# What times a trial's latency table: PyTorch on the training device, or the deployable ONNX
+# graphs in ONNX Runtime's CPU provider (trainers/runtime_latency.py).
+LatencyRuntime = Literal["pytorch", "onnxruntime"]
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,7 @@ class SearchConfig:
     asha_eta: int = 3  # keep the top 1/eta at each rung; rungs at max_epochs // eta**k
     asha_min_epochs: int = 2  # the lowest rung
     throughput_batch: int = 64
+    latency_runtime: LatencyRuntime = "pytorch"
     # "add": train n_trials more than the study holds; "total": until it holds n_trials trained
     # (what several workers sharing one study need).
     trial_target: Literal["add", "total"] = "add"

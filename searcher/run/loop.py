@@ -97,6 +97,7 @@ def prepare(config: SearchConfig) -> PreparedSearch:
     )
     study.set_user_attr(attrs.BUDGET, config.budget.to_dict())
     study.set_user_attr(attrs.STOPPING, stopping_rule(config))
+    study.set_user_attr(attrs.MEASUREMENT, {"latency_runtime": config.latency_runtime})
     return PreparedSearch(space, data, study, url)
 
 

@@ -40,6 +40,10 @@ class TrialOutcome:
 def measure(candidate: Candidate, config: SearchConfig) -> LatencyTable:
     batches = sorted({config.budget.latency_batch, config.throughput_batch})
     members = list(build_ensemble(candidate, config.seed).members)
+    if config.latency_runtime == "onnxruntime":
+        from trainers.runtime_latency import onnxruntime_table  # imports onnxruntime
+
+        return onnxruntime_table(candidate, batches, members)
     return measure_latency(
         candidate, batches, resolve_device(config.device), warmup=2, repeats=5, members=members
     )

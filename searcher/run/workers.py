@@ -117,6 +117,7 @@ def config_from_study(storage_url: str, study_name: str | None, **overrides: Any
         "n_trials": stored.get(attrs.TARGET, 0),
         "trial_target": "total",
         **stored.get(attrs.STOPPING, {}),
+        **stored.get(attrs.MEASUREMENT, {}),
     }
     return SearchConfig(**(values | {k: v for k, v in overrides.items() if v is not None}))
 

@@ -62,6 +62,7 @@ DATA = "data"
 OBJECTIVE = "objective"
 SEEDED = "seeded_references"
 BUDGET = "budget"  # Budget.to_dict() of the latest run; workers joining the study use it
+MEASUREMENT = "measurement"  # {latency_runtime} of the latest run; joiners too
 STOPPING = "stopping"  # {stopping, asha_eta, asha_min_epochs} of the latest run; joiners too
 TARGET = "trial_target"  # trained trials the latest run aims the study at; joining workers too
 SPACE_NAME = "space_name"

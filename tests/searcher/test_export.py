@@ -14,12 +14,12 @@ import yaml
 import searcher.export.artifact
 import searcher.export.verify
 from searcher.cli.main import main
-from searcher.export.onnx_graph import DeployableEnsemble
 from searcher.study import attrs
 from searcher.study.records import read_records
 from space.budget import Budget
 from tests.conftest import TINY_SPACE
 from trainers import load_checkpoint, load_data
+from trainers.onnx_graph import DeployableEnsemble
 
 ONNX_ONLY = """
 import json, sys

@@ -64,6 +64,26 @@ def test_tiny_search_stores_the_documented_attributes(
     ]
 
 
+def test_latency_timed_in_onnxruntime_is_stored_tagged_and_joiners_use_it(
+    tmp_path: Path, run_args: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--latency-runtime onnxruntime: every trial's table comes from the exported graphs in
+    ONNX Runtime (tagged so), the objective reads it, and a worker joining the study times
+    the same way."""
+    from searcher.run.workers import config_from_study
+
+    assert main([*run_args, "--n-trials", "2", "--latency-runtime", "onnxruntime"]) == 0
+    assert "timed in onnxruntime" in capsys.readouterr().out
+    trained = [r for r in read_records(load(tmp_path)) if r.status == "trained"]
+    assert len(trained) == 2
+    for record in trained:
+        table = LatencyTable.from_dict(record.attrs[attrs.LATENCY])
+        assert table.runtime.startswith("onnxruntime ")
+        assert record.attrs[attrs.LATENCY_MS] == table.fastest(1).median_ms
+    joiner = config_from_study(run_args[4], "tiny")
+    assert joiner.latency_runtime == "onnxruntime"
+
+
 def test_infeasible_candidates_are_recorded_but_never_trained(
     tmp_path: Path, run_args: list[str]
 ) -> None:

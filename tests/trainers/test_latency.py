@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from space import Candidate
-from trainers.latency import LatencyTable, Stability, _timed, measure_latency, measured_row
+from trainers.latency import LatencyTable, Stability, measure_latency, measured_row, timed_calls
 
 
 def test_latency_table_has_sane_positive_numbers_for_every_mode() -> None:
@@ -107,7 +107,7 @@ def test_a_disturbance_is_outvoted_by_more_runs() -> None:
     clock = FakeClock()
     policy = Stability(warmup=0, min_runs=5, max_seconds=10)
     durations = [1.0, 120.0, 1.0, 1.1, 0.9, 1.0, 1.0, 1.05, 0.95, 1.0] + [1.0] * 50
-    times = _timed(scripted(durations, clock), torch.device("cpu"), policy, clock)
+    times = timed_calls(scripted(durations, clock), torch.device("cpu"), policy, clock)
     row = measured_row("concurrent", 1, lambda: times, policy)
     assert row.median_ms == pytest.approx(1.0) and row.stable
     assert row.runs == len(times) and 5 <= row.runs < 60
@@ -120,7 +120,7 @@ def test_a_measurement_that_never_settles_is_retaken_once_then_flagged() -> None
 
     def measure() -> list[float]:
         calls.append(1)
-        return _timed(scripted([1.0, 3.0] * 10, clock), torch.device("cpu"), policy, clock)
+        return timed_calls(scripted([1.0, 3.0] * 10, clock), torch.device("cpu"), policy, clock)
 
     row = measured_row("concurrent", 1, measure, policy)
     assert len(calls) == 2 and row.runs == 20
@@ -131,7 +131,7 @@ def test_a_measurement_that_never_settles_is_retaken_once_then_flagged() -> None
 def test_the_time_cap_ends_a_slow_measurement() -> None:
     clock = FakeClock()
     policy = Stability(warmup=1, min_runs=5, max_seconds=0.5)
-    times = _timed(
+    times = timed_calls(
         scripted([200.0, 100.0, 300.0, 100.0, 300.0] * 4, clock), torch.device("cpu"), policy, clock
     )
     assert times == pytest.approx([100.0, 300.0, 100.0])  # past the 0.5 s cap; 3 at least
@@ -143,7 +143,11 @@ def test_sub_millisecond_jitter_under_the_absolute_floor_counts_as_agreement() -
     for policy, stable in ((Stability(warmup=0, max_runs=20, max_seconds=10), True),
                            (Stability(warmup=0, max_runs=20, max_seconds=10, floor_ms=0.0), False)):  # fmt: skip
         clock = FakeClock()
-        measure = lambda: _timed(scripted(durations, clock), torch.device("cpu"), policy, clock)  # noqa: E731, B023
+
+        def measure(policy: Stability = policy, clock: FakeClock = clock) -> list[float]:
+            """A fresh script each time: the retake replays the same durations."""
+            return timed_calls(scripted(durations, clock), torch.device("cpu"), policy, clock)
+
         row = measured_row("concurrent", 1, measure, policy)
         assert row.stable is stable and row.spread > policy.max_spread
         assert row.runs == (policy.min_runs if stable else 20)

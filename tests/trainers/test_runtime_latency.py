@@ -1,0 +1,40 @@
+"""A trial's latency table measured in ONNX Runtime: the deployable graphs of an untrained
+ensemble, every mode PyTorch's table has, tagged with the runtime."""
+
+from __future__ import annotations
+
+import pytest
+
+from space import Candidate
+from space.member import Architecture
+from trainers.latency import LatencyTable
+from trainers.runtime_latency import onnxruntime_table
+
+MODES = {"sequential", "concurrent", "fused", "undivided", "slowest_member"}
+
+
+def test_a_fusable_candidate_gets_every_mode_timed_in_onnxruntime() -> None:
+    candidate = Candidate("resnet", 8, 4, networks=2, image_size=8, in_channels=1)
+    table = onnxruntime_table(candidate, (1, 4))
+    assert table.runtime.startswith("onnxruntime ") and table.device.startswith("cpu")
+    assert {(r.mode, r.batch) for r in table.rows} == {(m, b) for m in MODES for b in (1, 4)}
+    assert all(0 < r.median_ms <= r.p90_ms and r.runs >= 3 for r in table.rows)
+    assert table.fastest(1).mode in ("concurrent", "fused")
+    assert LatencyTable.from_dict(table.to_dict()) == table
+
+
+def test_members_that_do_not_fuse_have_no_fused_row() -> None:
+    mixed = Candidate("resnet", 8, 2, networks=2, image_size=8, in_channels=1,
+                      members=(Architecture("resnet", 8, 2), Architecture("wide_resnet", 10, 1)))  # fmt: skip
+    table = onnxruntime_table(mixed, (1,))
+    assert {r.mode for r in table.rows} == MODES - {"fused"}
+    assert table.fastest(1).mode == "concurrent"
+
+
+def test_a_table_stored_before_runtimes_were_recorded_reads_as_pytorch() -> None:
+    stored = {"device": "cpu (2 threads)", "rows": [
+        {"mode": "concurrent", "batch": 1, "median_ms": 1.0, "p90_ms": 1.2},
+    ]}  # fmt: skip
+    assert LatencyTable.from_dict(stored).runtime == "pytorch"
+    with pytest.raises(KeyError):
+        LatencyTable.from_dict(stored).row("fused", 1)
