@@ -41,6 +41,17 @@ def space_rows(candidates: Sequence[Candidate], budget: Budget) -> list[dict[str
     return rows
 
 
+def latency_shown(stored: dict[str, Any]) -> str:
+    """The latency the objective reads, marked `(unstable)` only when that row's own calls never
+    agreed: another row's spread (a thread pool at batch 1, the throughput batch) says nothing
+    about this number. Older trials without per-row flags fall back to any unstable row."""
+    ms, mode = stored.get(attrs.LATENCY_MS), stored.get(attrs.LATENCY_MODE)
+    rows = (stored.get(attrs.LATENCY) or {}).get("rows", [])
+    row = next((r for r in rows if r["mode"] == mode and r["median_ms"] == ms), None)
+    unstable = not row.get("stable", True) if row else bool(stored.get(attrs.LATENCY_UNSTABLE))
+    return _fmt(ms) + (" (unstable)" if unstable else "")
+
+
 def frontier_rows(records: Sequence[TrialRecord]) -> list[dict[str, Any]]:
     rows = []
     for r in records:
@@ -51,8 +62,7 @@ def frontier_rows(records: Sequence[TrialRecord]) -> list[dict[str, Any]]:
                 "accuracy": f"{r.accuracy:.4f}",
                 "GFLOPs": f"{r.attrs[attrs.GFLOPS]:.4g}",
                 "params M": f"{r.attrs[attrs.PARAMS_M]:.4g}",
-                "latency ms": _fmt(r.attrs.get(attrs.LATENCY_MS))
-                + (" (unstable)" if r.attrs.get(attrs.LATENCY_UNSTABLE) else ""),
+                "latency ms": latency_shown(r.attrs),
                 "S": c.get("networks"),
                 "width": c.get("width"),
                 "family": c.get("family"),
