@@ -9,6 +9,7 @@ as separate branches. `onnxruntime_table` is a trial's whole latency table measu
 from __future__ import annotations
 
 import functools
+import math
 import os
 import statistics
 import tempfile
@@ -57,17 +58,6 @@ def _session(path: Path, mode: ExecutionMode) -> Any:
     return onnxruntime.InferenceSession(str(path), options, providers=[PROVIDER])
 
 
-def _times(session: Any, images: np.ndarray, warmup: int, repeats: int) -> list[float]:
-    name = session.get_inputs()[0].name
-    times = []
-    for i in range(warmup + repeats):
-        start = time.perf_counter()
-        session.run(None, {name: images})
-        if i >= warmup:
-            times.append((time.perf_counter() - start) * 1e3)
-    return times
-
-
 def onnxruntime_latency(
     path: Path,
     image_shape: Sequence[int],
@@ -80,13 +70,15 @@ def onnxruntime_latency(
     random images of `image_shape` (C x H x W)."""
     import onnxruntime
 
+    exactly = Stability(warmup, repeats, repeats, max_seconds=math.inf)  # `repeats` timed calls
     rng = np.random.default_rng(0)
     rows = []
     for mode in modes:
         session = _session(path, mode)
         for batch in batches:
             images = rng.random((batch, *image_shape), dtype=np.float32)
-            times = _times(session, images, warmup, repeats)
+            call = functools.partial(session.run, None, {session.get_inputs()[0].name: images})
+            times = timed_calls(call, torch.device("cpu"), exactly)
             p90 = statistics.quantiles(times, n=10)[-1] if len(times) > 1 else times[0]
             rows.append(
                 {"mode": mode, "batch": batch, "median_ms": statistics.median(times), "p90_ms": p90}
@@ -169,9 +161,9 @@ def _rows(
         images = rng.random((batch, shape[0], shape[1], shape[1]), dtype=np.float32)
         alone = []
         for mode, session in sessions:
-            feed = {session.get_inputs()[0].name: images}
-            call = functools.partial(session.run, None, feed)
-            row = measured_row(mode, batch, lambda call=call: timed_calls(call, cpu, policy, clock), policy)  # fmt: skip
+            call = functools.partial(session.run, None, {session.get_inputs()[0].name: images})
+            measure = functools.partial(timed_calls, call, cpu, policy, clock)
+            row = measured_row(mode, batch, measure, policy)
             (alone if mode == "slowest_member" else rows).append(row)
         rows.append(max(alone, key=lambda r: r.median_ms))
     return rows

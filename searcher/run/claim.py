@@ -10,9 +10,8 @@ later. So the claim is ordered by trial number, and made safe under any interlea
    or trained the candidate wins; so does a pruned twin once the candidate was retried (an
    early-stopping rule judges one seed's curve: a candidate it stopped and that the sampler
    proposes again trains once more, with a seed its stopped run did not use, so one unlucky seed
-   does not drop a
-   front point for good); otherwise, if the trained and training trials fill the target,
-   this one is surplus; otherwise it writes `training`. A reference that none of those trials
+   does not drop a front point for good); otherwise, if the trained and training trials fill
+   the target, this one is surplus; otherwise it writes `training`. A reference that none of those trials
    holds keeps a slot reserved: references train whatever the target says (a killed one is
    retried), so a slot taken from a lost reference would overshoot the target when it returns.
 

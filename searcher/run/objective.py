@@ -78,9 +78,9 @@ class TrialObjective:
         twin = next((r for r in records if r.status == "trained" and r.attrs.get(attrs.CANDIDATE_ID) == candidate.id), None)  # fmt: skip
         if twin is not None:
             return self.duplicate(trial, candidate, twin)
-        config = self.claim(trial, candidate)
+        retry_seed = self.claim(trial, candidate)
         try:
-            return self.train(trial, candidate, records, config)
+            return self.train(trial, candidate, records, retry_seed)
         except KeyboardInterrupt:
             set_attrs(trial, {attrs.STATUS: "failed", attrs.ERROR: INTERRUPTED})
             raise
@@ -90,11 +90,11 @@ class TrialObjective:
             self.progress.failed(trial.number, exc)
             raise
 
-    def claim(self, trial: optuna.Trial, candidate: Candidate) -> SearchConfig:
+    def claim(self, trial: optuna.Trial, candidate: Candidate) -> int | None:
         """Marks the trial as training, unless another worker's trial trains this candidate or
         holds the last slot of the target (searcher/run/claim.py): then this trial ends as
-        pruned, with status `duplicate` or `surplus`, before any training. Returns the config
-        to train with: a retry of a pruned candidate takes a seed its pruned run did not use."""
+        pruned, with status `duplicate` or `surplus`, before any training. Returns the seed of a
+        retry of a pruned candidate (one its pruned run did not use), None otherwise."""
         target = None if candidate.id in self.reference_ids else self.target
         decision = claim(trial, candidate.id, target, references=self.references_to_train(trial))
         if decision.outcome == "duplicate":
@@ -107,11 +107,9 @@ class TrialObjective:
             self.status = "surplus"
             self.progress.surplus(trial.number)
             raise optuna.TrialPruned
-        if decision.retry_seed is None:
-            return self.config
-        seed = decision.retry_seed
-        set_attrs(trial, {attrs.SEED: seed, attrs.RETRY: decision.attempt})
-        return dataclasses.replace(self.config, seed=seed)
+        if decision.retry_seed is not None:
+            set_attrs(trial, {attrs.SEED: decision.retry_seed, attrs.RETRY: decision.attempt})
+        return decision.retry_seed
 
     def references_to_train(self, trial: optuna.Trial) -> frozenset[str]:
         """The references that will still train (running, queued or lost, not given up):
@@ -141,11 +139,13 @@ class TrialObjective:
 
     def train(
         self, trial: optuna.Trial, candidate: Candidate, records: list[TrialRecord],
-        config: SearchConfig,
+        retry_seed: int | None = None,
     ) -> Sequence[float]:  # fmt: skip
+        config = self.config
+        if retry_seed is not None:
+            config = dataclasses.replace(config, seed=retry_seed)
         stopper = self.stopper(trial, candidate, records)
-        retry = config.seed if config is not self.config else None
-        self.progress.trial_start(trial.number, candidate, retry_seed=retry)
+        self.progress.trial_start(trial.number, candidate, retry_seed=retry_seed)
         on_epoch = record_curve(trial, self.progress.epoch)
         teacher = TeacherSource(trial, self.data, config, self.progress.out)
         outcome = run_trial(candidate, self.data, config, trial.number, stopper, on_epoch, teacher)

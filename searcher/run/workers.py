@@ -52,8 +52,6 @@ def trial_slots(
 ) -> list[tuple[str, ...]]:
     """The devices of each worker's trials: --devices-per-trial K of the GPUs given (so
     devices / K workers), or K CPU processes for each CPU worker. Checked before anything starts."""
-    from trainers.distributed import check_shards
-
     k = config.devices_per_trial
     if devices:
         if k > len(devices) or len(devices) % k:
@@ -76,6 +74,8 @@ def trial_slots(
         # one process per trial runs where --device says; K processes share this CPU
         slots = [(config.device,) if k == 1 else ("cpu",) * k] * cpu_workers
     if k > 1:
+        from trainers.distributed import check_shards  # torch.distributed: only when used
+
         check_shards(config.space.recipe.batch_size, k)
     return slots
 
