@@ -22,6 +22,7 @@ from torch import Tensor, nn
 
 from space.candidate import Candidate
 from space.division import divide, member_weight_decay
+from space.errors import ConfigError
 from space.families import build_member
 from trainers.data.source import DataSource
 from trainers.ensemble import Ensemble
@@ -101,9 +102,20 @@ def build_ensemble(candidate: Candidate, seed: int) -> Ensemble:
 
 
 def resolve_device(device: str) -> torch.device:
+    """`auto` -> cuda when there is one; a device this machine lacks is a ConfigError (one line)
+    rather than a CUDA error in every trial."""
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    try:
+        resolved = torch.device(device)
+    except RuntimeError:
+        raise ConfigError(f"unknown device '{device}'; use cpu, cuda, cuda:N or auto") from None
+    count = torch.cuda.device_count() if resolved.type == "cuda" else 0
+    if resolved.type == "cuda" and (resolved.index or 0) >= count:
+        raise ConfigError(
+            f"device '{device}' does not exist; this machine has {count} CUDA device(s)"
+        )
+    return resolved
 
 
 class CoTrainer:

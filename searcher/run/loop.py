@@ -33,6 +33,7 @@ from space.budget import Budget, over_budget
 from space.cost import estimate
 from space.errors import DivcoError, InfeasibleBudgetError
 from space.search_space import SearchSpace
+from trainers.cotrain import resolve_device
 from trainers.data import DataSource, load_data
 
 MAX_IDLE_PROPOSALS = 200  # consecutive infeasible/duplicate proposals before giving up
@@ -81,7 +82,9 @@ class PreparedSearch:
 
 
 def prepare(config: SearchConfig) -> PreparedSearch:
-    """Loads data, checks the budget, opens (or creates and seeds) the study; trains nothing."""
+    """Loads data, checks the device and the budget, opens (or creates and seeds) the study;
+    trains nothing."""
+    resolve_device(config.device)  # a device this machine lacks: one line, nothing stored
     data = load_data(
         config.data, config.data_dir, seed=SPLIT_SEED, mode=config.data_mode,
         workers=config.data_workers, cache_dir=config.runs_dir,

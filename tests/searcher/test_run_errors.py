@@ -30,6 +30,8 @@ def run_cli(argv: list[str]) -> int | str | None:
         (["--budget-gflops", "1e-9"], "no candidate of space 'tiny' fits 1e-09 GFLOPs; the cheapest is ResNet-8 w2 S=2 @8px at 8.496e-06 GFLOPs"),
         (["--storage", "postgresql://nobody@127.0.0.1:1/none"], "cannot open storage postgresql://nobody@127.0.0.1:1/none"),
         (["--storage", "notadb://x"], "cannot open storage notadb://x"),
+        (["--device", "gpu"], "unknown device 'gpu'; use cpu, cuda, cuda:N or auto"),
+        (["--device", "cuda:7"], "device 'cuda:7' does not exist; this machine has"),
     ],
 )  # fmt: skip
 def test_bad_input_is_one_clear_line_and_writes_nothing(
