@@ -9,13 +9,15 @@ Each part fits a few minutes on a 2-core CPU, e.g.
     .venv/bin/python benchmarks/fused.py --part onnx --models wrn --networks 1 4
     .venv/bin/python benchmarks/fused.py --part train --models wrn resnext --train-batch 16
     .venv/bin/python benchmarks/fused.py --part paired --models wrn --networks 4 --rounds 300
-`paired` alternates one fused and one undivided call per round (batch 1), so drift and other
-load hit both alike, and reports the median of the per-round ratios with its 25-75% range.
+`paired` calls the fused and the undivided network in turn (batch 1), in both memory layouts
+(NCHW, channels-last; with --compiled also under torch.compile, with --onnx the exported graphs
+in ONNX Runtime), so drift and other load hit all alike, and reports the median of the per-round ratios with its 25-75% range.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import statistics
 import tempfile
 import time
@@ -27,10 +29,10 @@ from tabulate import tabulate
 from space import Candidate
 from trainers.cotrain import build_ensemble, resolve_device
 from trainers.fused import fuse, probe_input
-from trainers.latency import measure_latency
+from trainers.latency import LAYOUTS, measure_latency
 from trainers.losses import cotrain_loss
 from trainers.onnx_graph import OUTPUTS, DeployableEnsemble, write_onnx
-from trainers.runtime_latency import onnxruntime_latency
+from trainers.runtime_latency import onnxruntime_latency, open_session
 
 MODELS = {
     "wrn": dict(family="wide_resnet", depth=16, width=8),
@@ -53,11 +55,14 @@ def latency_part(args: argparse.Namespace, device: torch.device) -> None:
                 rows.append([c.label, batch, *(f"{cell[m]:.2f}" for m in
                              ("sequential", "concurrent", "fused", "undivided")),
                              f"{cell['fused'] / cell['undivided']:.3f}",
-                             table.fastest(batch).mode])  # fmt: skip
+                             table.fastest(batch).mode,
+                             " ".join(f"{r.mode[0]}:{r.layout[:2]}" for r in table.rows
+                                      if r.batch == batch)])  # fmt: skip
             print(f"done {c.label}", flush=True)
     print(f"\nPyTorch inference, median ms per batch; device {table.device}")
     print(tabulate(rows, headers=["candidate", "batch", "loop", "threads", "fused", "undivided",
-                                  "fused / undivided", "fastest"]))  # fmt: skip
+                                  "fused / undivided", "fastest",
+                                  "layouts (co: NCHW, ch: channels-last)"]))  # fmt: skip
 
 
 def _call_ms(module: torch.nn.Module, x: torch.Tensor, device: torch.device) -> float:
@@ -70,34 +75,79 @@ def _call_ms(module: torch.nn.Module, x: torch.Tensor, device: torch.device) -> 
     return (time.perf_counter() - start) * 1000
 
 
+def _variants(model: str, s: int, args: argparse.Namespace, device: torch.device) -> dict:
+    """(network, how) -> (callable, input): the undivided network and the fused S, in each layout
+    (and compiled, and in ONNX Runtime, where asked)."""
+    c = candidate(model, s, args.image_size)
+    base = build_ensemble(candidate(model, 1, args.image_size), seed=0).eval().to(device)
+    members = list(build_ensemble(c, seed=0).eval().to(device).members)
+    nets = {"undivided": base, "fused": fuse(members, probe_input(c, device)).eval()}
+    x = torch.randn(1, c.in_channels, c.image_size, c.image_size, device=device)
+    variants = {}
+    for layout in LAYOUTS:
+        fmt = torch.channels_last if layout == "channels_last" else torch.contiguous_format
+        for name, net in nets.items():
+            net = copy.deepcopy(net).to(memory_format=fmt)
+            variants[(name, layout)] = (net, x.contiguous(memory_format=fmt))
+            if args.compiled:  # Inductor with frozen weights (prepacked, conv + BN folded)
+                import torch._inductor.config as inductor
+
+                inductor.freezing = True
+                variants[(name, f"{layout}, compiled")] = (
+                    torch.compile(net),
+                    variants[(name, layout)][1],
+                )
+    if args.onnx:  # the exported graphs, each in its own ONNX Runtime session (CPU provider)
+        folder = Path(tempfile.mkdtemp())
+        for name, net in nets.items():
+            graph = _export(copy.deepcopy(net).cpu(), c, folder, name)
+            session = open_session(graph, spin=False)  # busy-waiting threads would slow PyTorch
+            feed = {session.get_inputs()[0].name: x.cpu().numpy()}
+            variants[(name, "onnxruntime")] = (lambda _, s=session, f=feed: s.run(None, f), None)
+    return variants
+
+
 def paired_part(args: argparse.Namespace, device: torch.device) -> None:
+    """Round-robin batch-1 calls of every variant (the order rotates each round), so drift and
+    other load hit all alike; ratios are medians of per-round ratios, same layout, and the
+    medians' ratio of each network in its fastest layout."""
     rows = []
     for model in args.models:
-        base = build_ensemble(candidate(model, 1, args.image_size), seed=0).eval().to(device)
         for s in (n for n in args.networks if n > 1):
-            c = candidate(model, s, args.image_size)
-            members = list(build_ensemble(c, seed=0).eval().to(device).members)
-            fused = fuse(members, probe_input(c, device)).eval()
-            x = torch.randn(1, c.in_channels, c.image_size, c.image_size, device=device)
-            pairs = []
+            variants = _variants(model, s, args, device)
+            keys = list(variants)
+            times: dict = {k: [] for k in keys}
             with torch.inference_mode():
-                for _ in range(5):  # warm-up
-                    fused(x), base(x)
-                for i in range(args.rounds):  # alternate which goes first
-                    first, second = (fused, base) if i % 2 else (base, fused)
-                    a, b = _call_ms(first, x, device), _call_ms(second, x, device)
-                    pairs.append((a, b) if first is fused else (b, a))
-            ratios = sorted(f / u for f, u in pairs)
-            q = lambda v, p: v[int(p * (len(v) - 1))]  # noqa: E731
-            rows.append([c.label, args.rounds, f"{statistics.median(f for f, _ in pairs):.2f}",
-                         f"{statistics.median(u for _, u in pairs):.2f}",
-                         f"{statistics.median(ratios):.3f}",
-                         f"{q(ratios, 0.25):.3f}-{q(ratios, 0.75):.3f}"])  # fmt: skip
-            print(f"done {c.label}", flush=True)
-    print(f"\nPaired batch-1 calls, fused vs undivided, median ms; device {device}, "
-          f"{torch.get_num_threads()} threads")  # fmt: skip
-    print(tabulate(rows, headers=["candidate", "rounds", "fused", "undivided",
-                                  "fused / undivided (median of rounds)", "25-75%"]))  # fmt: skip
+                for key in keys:  # warm-up (and compilation)
+                    for _ in range(5):
+                        variants[key][0](variants[key][1])
+                for i in range(args.rounds):
+                    for key in keys[i % len(keys) :] + keys[: i % len(keys)]:
+                        times[key].append(_call_ms(*variants[key], device))
+            median = {k: statistics.median(v) for k, v in times.items()}
+            label = candidate(model, s, args.image_size).label
+            for layout in sorted({k[1] for k in keys}, key=[k[1] for k in keys].index):
+                ratios = sorted(f / u for f, u in zip(times[("fused", layout)],
+                                                      times[("undivided", layout)], strict=True))  # fmt: skip
+                rows.append([label, layout, f"{median[('fused', layout)]:.2f}",
+                             f"{median[('undivided', layout)]:.2f}", f"{statistics.median(ratios):.3f}",
+                             f"{_q(ratios, 0.25):.3f}-{_q(ratios, 0.75):.3f}"])  # fmt: skip
+            best = {
+                n: min((m, k[1]) for k, m in median.items() if k[0] == n)
+                for n in ("fused", "undivided")
+            }
+            rows.append([label, f"each fastest: fused {best['fused'][1]}, undivided {best['undivided'][1]}",
+                         f"{best['fused'][0]:.2f}", f"{best['undivided'][0]:.2f}",
+                         f"{best['fused'][0] / best['undivided'][0]:.3f}", ""])  # fmt: skip
+            print(f"done {label}", flush=True)
+    print(f"\nRound-robin batch-1 calls, fused vs undivided, median ms; device {device}, "
+          f"{torch.get_num_threads()} threads, {args.rounds} rounds")  # fmt: skip
+    print(tabulate(rows, headers=["candidate", "layout", "fused", "undivided",
+                                  "fused / undivided", "25-75%"]))  # fmt: skip
+
+
+def _q(values: list[float], p: float) -> float:
+    return values[int(p * (len(values) - 1))]
 
 
 def _export(model: torch.nn.Module, c: Candidate, folder: Path, name: str) -> Path:
@@ -189,6 +239,13 @@ def main() -> None:
     parser.add_argument("--train-batch", type=int, default=64)
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=300, help="paired part: calls of each")
+    parser.add_argument(
+        "--compiled",
+        action="store_true",
+        help="paired part: also torch.compile (Inductor, frozen weights) variants",
+    )
+    parser.add_argument("--onnx", action="store_true",
+                        help="paired part: also the exported graphs in ONNX Runtime")  # fmt: skip
     parser.add_argument("--members-graph", action="store_true",
                         help="also export the per-member graph (ORT parallel mode)")  # fmt: skip
     parser.add_argument("--device", default="auto")

@@ -45,11 +45,16 @@ def cpu_threads() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def _session(path: Path, mode: ExecutionMode) -> Any:
+def open_session(path: Path, mode: ExecutionMode = "sequential", spin: bool = True) -> Any:
+    """An ONNX Runtime session on the CPU provider, one intra-op thread per usable core. With
+    `spin=False` its threads sleep between calls instead of busy-waiting (ONNX Runtime's
+    default), so timing it in turn with PyTorch does not slow PyTorch down."""
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = cpu_threads()
+    if not spin:
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.execution_mode = (
         onnxruntime.ExecutionMode.ORT_PARALLEL
         if mode == "parallel"
@@ -74,7 +79,7 @@ def onnxruntime_latency(
     rng = np.random.default_rng(0)
     rows = []
     for mode in modes:
-        session = _session(path, mode)
+        session = open_session(path, mode)
         for batch in batches:
             images = rng.random((batch, *image_shape), dtype=np.float32)
             call = functools.partial(session.run, None, {session.get_inputs()[0].name: images})
@@ -129,10 +134,10 @@ def onnxruntime_table(
     with tempfile.TemporaryDirectory() as folder:
         paths = {name: _export(model, Path(folder) / f"{name}.onnx", example) for name, model in graphs.items()}  # fmt: skip
         sessions: list[tuple[Mode, Any]] = [
-            ("sequential", _session(paths["members"], "sequential")),
-            ("concurrent", _session(paths["members"], "parallel")),
-            *((m, _session(paths[m], "sequential")) for m in ("fused", "undivided") if m in paths),
-            *(("slowest_member", _session(paths[f"member{i}"], "sequential")) for i in range(len(distinct))),
+            ("sequential", open_session(paths["members"], "sequential")),
+            ("concurrent", open_session(paths["members"], "parallel")),
+            *((m, open_session(paths[m], "sequential")) for m in ("fused", "undivided") if m in paths),
+            *(("slowest_member", open_session(paths[f"member{i}"], "sequential")) for i in range(len(distinct))),
         ]  # fmt: skip
         rows = _rows(sessions, (channels, candidate.image_size), batches, policy, clock)
     return LatencyTable(

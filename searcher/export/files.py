@@ -68,6 +68,7 @@ def write_manifest(
             "latency": a.get(attrs.LATENCY),
             "latency_ms": a.get(attrs.LATENCY_MS),
             "latency_mode": a.get(attrs.LATENCY_MODE),
+            "latency_layout": a.get(attrs.LATENCY_LAYOUT),
         },
         "onnxruntime_latency": runtime_latency,
         "preprocessing": preprocessing(candidate, data),

@@ -38,7 +38,7 @@ from trainers.data import DataSource
 from trainers.imitation import teacher_candidate
 
 RESULT_KEYS = (attrs.ACCURACY, attrs.MEMBER_ACCURACIES, attrs.VAL_LOSS, attrs.TEST_ACCURACY,
-               attrs.CURVE, attrs.LATENCY, attrs.LATENCY_MS, attrs.LATENCY_MODE, attrs.LATENCY_UNSTABLE, attrs.TRAIN_SECONDS,
+               attrs.CURVE, attrs.LATENCY, attrs.LATENCY_MS, attrs.LATENCY_MODE, attrs.LATENCY_LAYOUT, attrs.LATENCY_UNSTABLE, attrs.TRAIN_SECONDS,
                attrs.IMAGES_PER_S, attrs.EPOCHS_RUN, attrs.STOPPED_BY, attrs.DEVICE,
                attrs.CHECKPOINT, attrs.TEACHER, attrs.TEACHER_SECONDS, attrs.IMITATION_LOSSES)  # fmt: skip
 

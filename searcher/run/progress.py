@@ -65,9 +65,14 @@ class Progress:
             self.out(f"    pruned after epoch {a[attrs.EPOCHS_RUN]} by the early-stopping rule")
             return
         members = " ".join(f"{m:.3f}" for m in a[attrs.MEMBER_ACCURACIES])
+        how = ", ".join(
+            str(a[k]).replace("_", "-")
+            for k in (attrs.LATENCY_MODE, attrs.LATENCY_LAYOUT)
+            if a.get(k)
+        )
         self.out(
             f"    => accuracy {a[attrs.ACCURACY]:.4f} (members {members}), "
-            f"latency {a[attrs.LATENCY_MS]:.3g} ms, trained in {a[attrs.TRAIN_SECONDS]:.1f} s"
+            f"latency {a[attrs.LATENCY_MS]:.3g} ms ({how}), trained in {a[attrs.TRAIN_SECONDS]:.1f} s"
         )
 
     def front(self, front: Sequence[TrialRecord]) -> None:

@@ -88,6 +88,7 @@ def run_trial(
         attrs.LATENCY: table.to_dict(),
         attrs.LATENCY_MS: fastest.median_ms,
         attrs.LATENCY_MODE: fastest.mode,
+        attrs.LATENCY_LAYOUT: fastest.layout,
         attrs.SLOWEST_MEMBER_MS: table.median_ms("slowest_member", config.budget.latency_batch),
         attrs.LATENCY_UNSTABLE: unstable_rows(table),
         attrs.DEVICE: table.device,

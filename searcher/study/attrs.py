@@ -23,6 +23,7 @@ PARAMS_M = "params_m"
 LATENCY = "latency"  # LatencyTable.to_dict(): device and rows (mode, batch, median_ms, p90_ms)
 LATENCY_MS = "latency_ms"  # fastest ensemble median at the latency batch (latency objective)
 LATENCY_MODE = "latency_mode"  # how LATENCY_MS runs the members: concurrent or fused
+LATENCY_LAYOUT = "latency_layout"  # the memory layout it was timed in: contiguous, channels_last
 LATENCY_UNSTABLE = "latency_unstable"  # rows ("concurrent@1") whose timed calls never agreed
 SLOWEST_MEMBER_MS = "slowest_member_ms"  # the slowest member alone at the latency batch
 REWARD = "reward"  # MnasNet soft reward (the first objective) when --latency-reward soft

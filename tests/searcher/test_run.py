@@ -55,6 +55,7 @@ def test_tiny_search_stores_the_documented_attributes(
         table = LatencyTable.from_dict(record.attrs[attrs.LATENCY])
         assert record.attrs[attrs.LATENCY_MS] == table.fastest(1).median_ms
         assert record.attrs[attrs.LATENCY_MODE] == table.fastest(1).mode
+        assert record.attrs[attrs.LATENCY_LAYOUT] == table.fastest(1).layout
         loaded, ensemble = load_checkpoint(record.attrs[attrs.CHECKPOINT])
         assert loaded == candidate and len(ensemble) == candidate.networks
     study = load(tmp_path)

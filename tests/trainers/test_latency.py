@@ -6,17 +6,21 @@ import pytest
 import torch
 
 from space import Candidate
+from space.division import build
 from trainers.latency import LatencyTable, Stability, measure_latency, measured_row, timed_calls
 
 
 def test_latency_table_has_sane_positive_numbers_for_every_mode() -> None:
     candidate = Candidate("resnet", 8, 8, networks=2, image_size=16, in_channels=1)
-    table = measure_latency(candidate, batches=(1, 8), warmup=1, repeats=3)
-    assert {(r.mode, r.batch) for r in table.rows} == {
+    members = build(candidate)
+    table = measure_latency(candidate, batches=(1, 8), warmup=1, repeats=3, members=members)
+    assert [(r.mode, r.batch) for r in table.rows] == [
         (mode, batch)
-        for mode in ("sequential", "concurrent", "fused", "undivided", "slowest_member")
         for batch in (1, 8)
-    }
+        for mode in ("sequential", "concurrent", "fused", "undivided", "slowest_member")
+    ]
+    assert all(p.is_contiguous() for m in members for p in m.parameters())
+    assert {r.layout for r in table.rows} <= {"contiguous", "channels_last"}
     fastest = table.fastest(1)
     assert fastest.mode in ("concurrent", "fused")
     assert fastest.median_ms == min(table.median_ms(m, 1) for m in ("concurrent", "fused"))
@@ -91,6 +95,43 @@ def test_concurrent_members_overlap() -> None:
     table = measure_latency(hetero_candidate(), batches=(1,), warmup=1, repeats=5, members=members)
     assert table.median_ms("concurrent", 1) < 0.8 * table.median_ms("sequential", 1)
     assert table.fastest(1).mode == "concurrent"
+
+
+class LayoutSleeper(torch.nn.Module):
+    """Takes `contiguous_ms` on an NCHW input and `channels_last_ms` on an NHWC one, and notes
+    which layout its input and its own 4-D weight were in."""
+
+    def __init__(self, contiguous_ms: float, channels_last_ms: float, clock: FakeClock) -> None:
+        super().__init__()
+        self.ms = {False: contiguous_ms, True: channels_last_ms}
+        self.clock, self.seen = clock, set()
+        self.conv = torch.nn.Conv2d(3, 3, 3)  # a 4-D weight, for the layout to apply to
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        nhwc = not x.is_contiguous()  # 3 channels, 8 x 8: channels-last is not NCHW-contiguous
+        self.seen.add((nhwc, not self.conv.weight.is_contiguous()))
+        self.clock.now += self.ms[nhwc] / 1000
+        return x
+
+
+def test_each_row_keeps_its_faster_memory_layout_and_the_members_come_back_contiguous() -> None:
+    from space.member import Architecture
+
+    clock = FakeClock()
+    members = [LayoutSleeper(10, 4, clock), LayoutSleeper(20, 25, clock)]
+    candidate = Candidate("resnet", 8, 2, image_size=8).with_members(
+        [Architecture("resnet", 8, 2), Architecture("resnet", 8, 4)]
+    )
+    table = measure_latency(
+        candidate, batches=(1,), warmup=1, repeats=5, members=members, clock=clock
+    )
+    sequential = table.row("sequential", 1)  # NCHW 10 + 20, NHWC 4 + 25
+    assert (sequential.median_ms, sequential.layout) == (pytest.approx(29), "channels_last")
+    slowest = table.row("slowest_member", 1)  # member 0 at its best 4 (NHWC), member 1 20 (NCHW)
+    assert (slowest.median_ms, slowest.layout) == (pytest.approx(20), "contiguous")
+    assert all(m.seen == {(False, False), (True, True)} for m in members)  # weights follow
+    assert all(m.conv.weight.is_contiguous() for m in members)  # and are given back NCHW
+    assert LatencyTable.from_dict(table.to_dict()) == table
 
 
 def scripted(durations_ms: list[float], clock: FakeClock):

@@ -38,3 +38,22 @@ def test_a_table_stored_before_runtimes_were_recorded_reads_as_pytorch() -> None
     assert LatencyTable.from_dict(stored).runtime == "pytorch"
     with pytest.raises(KeyError):
         LatencyTable.from_dict(stored).row("fused", 1)
+
+
+@pytest.mark.parametrize("spin", [True, False])
+def test_a_session_busy_waits_between_calls_only_when_asked(tmp_path, spin: bool) -> None:
+    """Spinning threads are ONNX Runtime's default; timed in turn with PyTorch they would take
+    PyTorch's cores, so the paired benchmark opens its sessions with `spin=False`."""
+    import torch
+
+    from trainers.runtime_latency import open_session
+
+    path = tmp_path / "conv.onnx"
+    torch.onnx.export(torch.nn.Conv2d(1, 2, 3), (torch.rand(1, 1, 8, 8),), str(path), dynamo=False)
+    options = open_session(path, spin=spin).get_session_options()
+    key = "session.intra_op.allow_spinning"
+    if spin:  # left at ONNX Runtime's default: the entry is not set
+        with pytest.raises(RuntimeError, match="does not have configuration"):
+            options.get_session_config_entry(key)
+    else:
+        assert options.get_session_config_entry(key) == "0"
