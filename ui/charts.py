@@ -10,7 +10,8 @@ from ui.data import SERIES
 Y_TITLE = "ensemble accuracy (validation)"
 TOOLTIP = ["trial", "label", "status", "series", "family", "depth", "width", "groups", "S",
            "image_size", "accuracy", "members", "test_accuracy", "gflops", "params_m",
-           "latency_concurrent_b1", "latency_sequential_b1", "latency_undivided_b1",
+           "latency_ms", "latency_how", "latency_concurrent_b1", "latency_sequential_b1",
+           "latency_undivided_b1",
            "latency_unstable", "device",
            "represents"]  # fmt: skip
 SERIES_COLOURS = [

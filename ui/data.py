@@ -16,6 +16,7 @@ from searcher.study.records import TrialRecord, read_records
 COST_AXES = {
     "GFLOPs": attrs.GFLOPS,
     "parameters (M)": attrs.PARAMS_M,
+    "latency, fastest way to run the ensemble (ms)": attrs.LATENCY_MS,
     "latency, batch 1, concurrent (ms)": "latency_concurrent_b1",
     "latency, batch 1, sequential (ms)": "latency_sequential_b1",
     "latency, batch 1, fused (ms)": "latency_fused_b1",
@@ -81,6 +82,11 @@ def trial_row(r: TrialRecord, study: str = "") -> dict[str, Any]:
         "members": " ".join(f"{a:.3f}" for a in r.attrs.get(attrs.MEMBER_ACCURACIES, [])),
         "device": r.attrs.get(attrs.DEVICE),
         "train_s": r.attrs.get(attrs.TRAIN_SECONDS),
+        # how latency_ms runs: "fused, channels_last", "concurrent, contiguous"
+        "latency_how": ", ".join(
+            str(r.attrs[k]) for k in (attrs.LATENCY_MODE, attrs.LATENCY_LAYOUT) if r.attrs.get(k)
+        )
+        or None,
         # rows whose timed calls never agreed (README: a budget reads their p90)
         "latency_unstable": ", ".join(r.attrs.get(attrs.LATENCY_UNSTABLE) or ()) or None,
         # `searcher confirm`: mean and sample std over seeds (None where not confirmed)

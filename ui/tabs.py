@@ -143,8 +143,8 @@ def divide_tab(reader: StudyReader) -> None:
             ("divide", value),
             lambda v=value, t=title: charts.divide_chart(drawn, v, t),
         )
-    costs = ["gflops", "latency_concurrent_b1"]
-    table = compared[["base", "S", "trial", "accuracy", "members", *costs]]
+    costs = ["gflops", "latency_ms", "latency_concurrent_b1"]
+    table = compared[["base", "S", "trial", "accuracy", "members", *costs, "latency_how"]]
     st.table(readable(paged(table, key="divide-page"), costs).set_index(["base", "S"]))
     seed_note(reader)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from searcher.study import attrs
 from searcher.study.frontier import pareto_front
@@ -22,6 +22,14 @@ if TYPE_CHECKING:
     from searcher.run.summary import SearchSummary
     from searcher.run.trial_run import TrialOutcome
     from space.search_space import SearchSpace
+
+
+def latency_how(stored: dict[str, Any]) -> str:
+    """` (fused, channels-last)`: how the latency shown runs (NCHW, the default, goes unsaid)."""
+    mode, layout = stored.get(attrs.LATENCY_MODE), stored.get(attrs.LATENCY_LAYOUT)
+    if not mode:
+        return ""
+    return f" ({mode}{', channels-last' if layout == 'channels_last' else ''})"
 
 
 class Progress:
@@ -65,14 +73,10 @@ class Progress:
             self.out(f"    pruned after epoch {a[attrs.EPOCHS_RUN]} by the early-stopping rule")
             return
         members = " ".join(f"{m:.3f}" for m in a[attrs.MEMBER_ACCURACIES])
-        how = ", ".join(
-            str(a[k]).replace("_", "-")
-            for k in (attrs.LATENCY_MODE, attrs.LATENCY_LAYOUT)
-            if a.get(k)
-        )
         self.out(
             f"    => accuracy {a[attrs.ACCURACY]:.4f} (members {members}), "
-            f"latency {a[attrs.LATENCY_MS]:.3g} ms ({how}), trained in {a[attrs.TRAIN_SECONDS]:.1f} s"
+            f"latency {a[attrs.LATENCY_MS]:.3g} ms{latency_how(a)}, "
+            f"trained in {a[attrs.TRAIN_SECONDS]:.1f} s"
         )
 
     def front(self, front: Sequence[TrialRecord]) -> None:

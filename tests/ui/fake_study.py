@@ -45,6 +45,8 @@ def trained_attrs(number: int, networks: int = 1, width: int = 4) -> dict:
         "params_m": gflops * 10,
         "latency": {"device": "cpu", "rows": latency_rows},
         "latency_ms": latency_rows[3]["median_ms"],
+        "latency_mode": "concurrent",
+        "latency_layout": "channels_last",
         "device": "cpu",
     }
 

@@ -73,3 +73,5 @@ def test_divide_tab_names_networks_like_candidates(tmp_path: Path, monkeypatch) 
     divide = next(t for t in app.table if "latency_concurrent_b1" in t.value.columns)
     bases = {base for base, _ in divide.value.index}
     assert bases == {"ResNet-8 w4 @8px"}  # Candidate.label without S: no floats
+    assert set(divide.value["latency_how"]) == {"concurrent, channels_last"}  # how latency_ms ran
+    assert divide.value["latency_ms"].map(float).gt(0).all()
