@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import argparse
 import copy
+import functools
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 from tabulate import tabulate
 
@@ -32,7 +34,7 @@ from trainers.fused import fuse, probe_input
 from trainers.latency import LAYOUTS, measure_latency
 from trainers.losses import cotrain_loss
 from trainers.onnx_graph import OUTPUTS, DeployableEnsemble, write_onnx
-from trainers.runtime_latency import onnxruntime_latency, open_session
+from trainers.runtime_latency import open_session
 
 MODELS = {
     "wrn": dict(family="wide_resnet", depth=16, width=8),
@@ -156,35 +158,59 @@ def _export(model: torch.nn.Module, c: Candidate, folder: Path, name: str) -> Pa
     return write_onnx(deployable.eval(), folder / f"{name}.onnx", example, OUTPUTS)
 
 
+def _onnx_cells(args: argparse.Namespace, folder: Path) -> dict:
+    """(candidate, graph, ORT mode, batch) -> one call of that session on random images."""
+    cells, rng = {}, np.random.default_rng(0)
+    for model in args.models:
+        for s in args.networks:
+            c = candidate(model, s, args.image_size)
+            ensemble = build_ensemble(c, seed=0).eval()
+            graphs: dict[str, torch.nn.Module] = (
+                {"fused": fuse(list(ensemble.members), probe_input(c))}
+                if s > 1 else {"undivided": ensemble}
+            )  # fmt: skip
+            if s > 1 and args.members_graph:
+                graphs["members"] = ensemble
+            for graph, module in graphs.items():
+                path = _export(module, c, folder, f"{model}-{s}-{graph}")
+                for mode in ("sequential", "parallel") if graph == "members" else ("sequential",):
+                    session = open_session(path, mode, spin=False)
+                    name = session.get_inputs()[0].name
+                    for batch in (1, args.batch):
+                        images = rng.random(
+                            (batch, 3, c.image_size, c.image_size), dtype=np.float32
+                        )
+                        run = functools.partial(session.run, None, {name: images})
+                        cells[(c.label, graph, mode, batch, model)] = run
+    return cells
+
+
 def onnx_part(args: argparse.Namespace) -> None:
-    rows = []
-    shape = (3, args.image_size, args.image_size)
+    """Every session is called once per round, the order rotating, `--repeats` rounds: a
+    drifting machine hits every cell alike (timed one graph after the other, the same two graphs
+    read 1.18x here and 0.98x-1.02x alternated). Sessions do not spin between calls, or each
+    would take the next one's cores."""
+    import onnxruntime
+
     with tempfile.TemporaryDirectory() as tmp:
-        for model in args.models:
-            base: dict[int, float] = {}
-            for s in args.networks:
-                c = candidate(model, s, args.image_size)
-                ensemble = build_ensemble(c, seed=0).eval()
-                graphs: dict[str, torch.nn.Module] = (
-                    {"fused": fuse(list(ensemble.members), probe_input(c))}
-                    if s > 1 else {"undivided": ensemble}
-                )  # fmt: skip
-                if s > 1 and args.members_graph:
-                    graphs["members"] = ensemble
-                for graph, module in graphs.items():
-                    path = _export(module, c, Path(tmp), f"{model}-{s}-{graph}")
-                    modes = ("sequential", "parallel") if graph == "members" else ("sequential",)
-                    result = onnxruntime_latency(path, shape, (1, args.batch), modes,
-                                                 warmup=5, repeats=args.repeats)  # fmt: skip
-                    for row in result["rows"]:
-                        if s == 1:
-                            base[row["batch"]] = row["median_ms"]
-                        ratio = row["median_ms"] / base[row["batch"]] if base else float("nan")
-                        rows.append([c.label, graph, row["mode"], row["batch"],
-                                     f"{row['median_ms']:.2f}", f"{ratio:.3f}"])  # fmt: skip
-                print(f"done {c.label}", flush=True)
-    print(f"\nONNX Runtime ({result['runtime']}, {result['provider']}), median ms per batch;"
-          " S=1 is the undivided network")  # fmt: skip
+        cells = _onnx_cells(args, Path(tmp))
+        keys, times = list(cells), {key: [] for key in cells}
+        for key in keys:  # warm-up
+            for _ in range(3):
+                cells[key]()
+        for i in range(args.repeats):
+            for key in keys[i % len(keys) :] + keys[: i % len(keys)]:
+                start = time.perf_counter()
+                cells[key]()
+                times[key].append((time.perf_counter() - start) * 1000)
+            print(f"round {i + 1}/{args.repeats}", end="\r", flush=True)
+    median = {key: statistics.median(t) for key, t in times.items()}
+    base = {(k[4], k[3]): m for k, m in median.items() if k[1] == "undivided"}
+    rows = [[label, graph, mode, batch, f"{m:.2f}",
+             f"{m / base[(model, batch)]:.3f}" if (model, batch) in base else "-"]
+            for (label, graph, mode, batch, model), m in median.items()]  # fmt: skip
+    print(f"\nONNX Runtime {onnxruntime.__version__} (CPU provider, no spinning), median ms per"
+          f" batch over {args.repeats} round-robin rounds; S=1 is the undivided network")  # fmt: skip
     print(tabulate(rows, headers=["candidate", "graph", "ORT mode", "batch", "median ms",
                                   "/ undivided"]))  # fmt: skip
 
