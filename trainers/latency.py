@@ -8,9 +8,10 @@ as one grouped-convolution network (`trainers.fused`); `LatencyTable.fastest` is
 concurrent and fused, the latency an ensemble is searched and budgeted by.
 
 Every mode is timed in both memory layouts (contiguous NCHW and channels-last NHWC) and keeps
-the faster, recorded in the row: which one wins depends on the machine and on the network's
-shape (on a 2-core AVX2 CPU, channels-last takes the fused WRN-16-8 S=4 from 1.07x to 0.96x the
-undivided network's latency), and a deployment picks its layout the same way.
+the faster (by the number a budget reads, `LatencyRow.budget_ms`), recorded in the row: which
+one wins depends on the machine and on the network (on a 2-core AVX2 CPU the fused WRN-16-8 S=4
+is 1.05-1.06x the undivided network in NCHW, 0.96x when both run channels-last, 0.98-1.02x each
+in its faster layout), and a deployment picks its layout the same way.
 
 Latency does not depend on trained weights, so this runs on a freshly built ensemble before
 training (the searcher checks latency budgets that way).
@@ -228,18 +229,22 @@ def fused_members(
 
 @contextmanager
 def laid_out(modules: Sequence[nn.Module], layout: Layout) -> Iterator[None]:
-    """The modules' 4-D weights in `layout` for the block, then back to contiguous (in place: the
-    trial's members train afterwards, and a copy would double a large ensemble's memory)."""
-    if layout == "contiguous":
-        yield
-        return
+    """The modules' 4-D weights in `layout` for the block, then contiguous again, even when the
+    block raises. In place (a copy would double a large ensemble's memory), and outside
+    inference mode: a weight converted inside it would become an inference tensor that no
+    optimizer could step afterwards."""
+
+    def convert(memory_format: torch.memory_format) -> None:
+        for module in modules:  # a module built in inference mode (the fused one) stays in it
+            inference = any(p.is_inference() for p in module.parameters())
+            with torch.inference_mode(inference), torch.no_grad():
+                module.to(memory_format=memory_format)
+
     try:
-        for module in modules:
-            module.to(memory_format=torch.channels_last)
+        convert(_memory_format(layout))
         yield
     finally:
-        for module in modules:
-            module.to(memory_format=torch.contiguous_format)
+        convert(torch.contiguous_format)
 
 
 Way = tuple[Mode, list[nn.Module], Mode]  # a row's mode, what runs, how (sequential/concurrent)
@@ -267,7 +272,9 @@ def _memory_format(layout: Layout) -> torch.memory_format:
 
 
 def _keep_faster(rows: dict[Any, LatencyRow], key: Any, row: LatencyRow) -> None:
-    if key not in rows or row.median_ms < rows[key].median_ms:
+    """Faster by what a budget reads: an unsettled layout is judged by its p90, so a lower
+    median that never settled does not displace a settled layout."""
+    if key not in rows or row.budget_ms < rows[key].budget_ms:
         rows[key] = row
 
 
@@ -286,10 +293,13 @@ def measure_latency(
     """Median and p90 latency (ms per batch): sequential, concurrent, fused, undivided runs,
     each in the faster of `layouts`. Each timing repeats at least `repeats` calls, more until
     they agree (`policy`)."""
+    if not layouts or set(layouts) - set(LAYOUTS):
+        raise ValueError(f"layouts must be some of {LAYOUTS}, got {tuple(layouts)}")
     policy = policy or Stability(warmup=warmup, min_runs=repeats)
     device = torch.device(device)
-    members = [m.eval().to(device) for m in (members or build(candidate))]
-    baseline = [m.eval().to(device) for m in build(undivided(candidate))]
+    with torch.inference_mode(False):  # moved weights stay trainable (see `laid_out`)
+        members = [m.eval().to(device) for m in (members or build(candidate))]
+        baseline = [m.eval().to(device) for m in build(undivided(candidate))]
     size = candidate.image_size
     fused = fused_members(
         candidate, members, torch.randn(1, candidate.in_channels, size, size, device=device)

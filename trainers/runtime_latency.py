@@ -55,6 +55,7 @@ def open_session(path: Path, mode: ExecutionMode = "sequential", spin: bool = Tr
     options.intra_op_num_threads = cpu_threads()
     if not spin:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.add_session_config_entry("session.inter_op.allow_spinning", "0")
     options.execution_mode = (
         onnxruntime.ExecutionMode.ORT_PARALLEL
         if mode == "parallel"

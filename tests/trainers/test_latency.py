@@ -7,7 +7,16 @@ import torch
 
 from space import Candidate
 from space.division import build
-from trainers.latency import LatencyTable, Stability, measure_latency, measured_row, timed_calls
+from trainers.latency import (
+    LatencyRow,
+    LatencyTable,
+    Stability,
+    _keep_faster,
+    laid_out,
+    measure_latency,
+    measured_row,
+    timed_calls,
+)
 
 
 def test_latency_table_has_sane_positive_numbers_for_every_mode() -> None:
@@ -20,7 +29,10 @@ def test_latency_table_has_sane_positive_numbers_for_every_mode() -> None:
         for mode in ("sequential", "concurrent", "fused", "undivided", "slowest_member")
     ]
     assert all(p.is_contiguous() for m in members for p in m.parameters())
-    assert {r.layout for r in table.rows} <= {"contiguous", "channels_last"}
+    # the measured members still train: no weight became an inference tensor
+    assert not any(p.is_inference() for m in members for p in m.parameters())
+    members[0].train()(torch.rand(2, 1, 16, 16)).sum().backward()
+    assert all(p.grad is not None for p in members[0].parameters())
     fastest = table.fastest(1)
     assert fastest.mode in ("concurrent", "fused")
     assert fastest.median_ms == min(table.median_ms(m, 1) for m in ("concurrent", "fused"))
@@ -132,6 +144,27 @@ def test_each_row_keeps_its_faster_memory_layout_and_the_members_come_back_conti
     assert all(m.seen == {(False, False), (True, True)} for m in members)  # weights follow
     assert all(m.conv.weight.is_contiguous() for m in members)  # and are given back NCHW
     assert LatencyTable.from_dict(table.to_dict()) == table
+
+
+def test_layouts_are_restored_when_the_timed_block_raises() -> None:
+    conv = torch.nn.Conv2d(3, 3, 3)
+    with pytest.raises(RuntimeError, match="boom"), laid_out([conv], "channels_last"):
+        assert not conv.weight.is_contiguous()
+        raise RuntimeError("boom")
+    assert conv.weight.is_contiguous()
+    with pytest.raises(ValueError, match="layouts must be some of"):
+        measure_latency(Candidate("resnet", 8, 2, image_size=8), batches=(1,), layouts=())
+
+
+def test_a_layout_that_never_settled_does_not_win_on_its_median() -> None:
+    settled = LatencyRow("fused", 1, 10.0, 11.0, stable=True, layout="contiguous")
+    unsettled = LatencyRow("fused", 1, 9.0, 20.0, stable=False, layout="channels_last")
+    rows: dict = {}
+    for row in (settled, unsettled):
+        _keep_faster(rows, "fused@1", row)
+    assert rows["fused@1"] is settled  # a budget would read the unsettled one's 20 ms p90
+    _keep_faster(rows, "fused@1", LatencyRow("fused", 1, 9.5, 10.0, layout="channels_last"))
+    assert rows["fused@1"].median_ms == 9.5
 
 
 def scripted(durations_ms: list[float], clock: FakeClock):
