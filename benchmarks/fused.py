@@ -33,7 +33,7 @@ from tabulate import tabulate
 from space import Candidate
 from trainers.cotrain import build_ensemble, resolve_device
 from trainers.fused import fuse, probe_input
-from trainers.latency import LAYOUTS, measure_latency
+from trainers.latency import LAYOUTS, measure_latency, memory_format
 from trainers.losses import cotrain_loss
 from trainers.onnx_graph import OUTPUTS, DeployableEnsemble, write_onnx
 from trainers.runtime_latency import open_session
@@ -89,7 +89,7 @@ def _variants(model: str, s: int, args: argparse.Namespace, device: torch.device
     x = torch.randn(1, c.in_channels, c.image_size, c.image_size, device=device)
     variants = {}
     for layout in LAYOUTS:
-        fmt = torch.channels_last if layout == "channels_last" else torch.contiguous_format
+        fmt = memory_format(layout)
         for name, net in nets.items():
             net = copy.deepcopy(net).to(memory_format=fmt)
             variants[(name, layout)] = (net, x.contiguous(memory_format=fmt))

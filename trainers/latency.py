@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from functools import partial
 from typing import Any, Literal
 
@@ -50,7 +50,9 @@ class LatencyRow:
     runs: int = 0  # timed calls behind the median (0: a row stored before this was recorded)
     spread: float = 0.0  # interquartile range / median of the timed calls
     stable: bool = True  # False: still spread after the time cap and one retake
-    layout: Layout = "contiguous"  # the faster memory layout, which the median was timed in
+    # the faster memory layout, which the median was timed in; None: an exported graph timed in
+    # another runtime (no layout to choose)
+    layout: Layout | None = "contiguous"
 
     @property
     def budget_ms(self) -> float:
@@ -200,7 +202,11 @@ def measure_members(
 
 
 def measured_row(
-    mode: Mode, batch: int, measure: Callable[[], list[float]], policy: Stability
+    mode: Mode,
+    batch: int,
+    measure: Callable[[], list[float]],
+    policy: Stability,
+    layout: Layout | None = "contiguous",
 ) -> LatencyRow:
     """One row; a measurement still spread at the time cap is taken once more, and flagged
     unstable if it stays spread (a budget then reads its p90, see `LatencyRow.budget_ms`)."""
@@ -211,7 +217,7 @@ def measured_row(
     wobble = spread(times)
     return LatencyRow(
         mode, batch, statistics.median(times), p90, runs=len(times),
-        spread=round(min(wobble, 1e3), 4), stable=policy.agrees(times),
+        spread=round(min(wobble, 1e3), 4), stable=policy.agrees(times), layout=layout,
     )  # fmt: skip
 
 
@@ -234,14 +240,14 @@ def laid_out(modules: Sequence[nn.Module], layout: Layout) -> Iterator[None]:
     inference mode: a weight converted inside it would become an inference tensor that no
     optimizer could step afterwards."""
 
-    def convert(memory_format: torch.memory_format) -> None:
+    def convert(fmt: torch.memory_format) -> None:
         for module in modules:  # a module built in inference mode (the fused one) stays in it
             inference = any(p.is_inference() for p in module.parameters())
             with torch.inference_mode(inference), torch.no_grad():
-                module.to(memory_format=memory_format)
+                module.to(memory_format=fmt)
 
     try:
-        convert(_memory_format(layout))
+        convert(memory_format(layout))
         yield
     finally:
         convert(torch.contiguous_format)
@@ -267,7 +273,7 @@ def _ways(
     ]  # fmt: skip
 
 
-def _memory_format(layout: Layout) -> torch.memory_format:
+def memory_format(layout: Layout) -> torch.memory_format:
     return torch.channels_last if layout == "channels_last" else torch.contiguous_format
 
 
@@ -310,10 +316,10 @@ def measure_latency(
     for layout in layouts:
         with laid_out([*members, *baseline, *([fused] if fused is not None else [])], layout):
             for batch, x in inputs.items():
-                x = x.contiguous(memory_format=_memory_format(layout))
+                x = x.contiguous(memory_format=memory_format(layout))
                 for i, (mode, modules, how) in enumerate(ways):
                     measure = partial(measure_members, modules, x, how, policy, clock)
-                    row = replace(measured_row(mode, batch, measure, policy), layout=layout)
+                    row = measured_row(mode, batch, measure, policy, layout)
                     _keep_faster(best, (batch, i), row)
     rows = []
     for batch in batches:  # the ways in order; the slowest of the members timed alone

@@ -169,7 +169,7 @@ def _rows(
         for mode, session in sessions:
             call = functools.partial(session.run, None, {session.get_inputs()[0].name: images})
             measure = functools.partial(timed_calls, call, cpu, policy, clock)
-            row = measured_row(mode, batch, measure, policy)
+            row = measured_row(mode, batch, measure, policy, layout=None)  # a graph: no layout
             (alone if mode == "slowest_member" else rows).append(row)
         rows.append(max(alone, key=lambda r: r.median_ms))
     return rows

@@ -88,8 +88,7 @@ def run_trial(
         attrs.LATENCY: table.to_dict(),
         attrs.LATENCY_MS: fastest.median_ms,
         attrs.LATENCY_MODE: fastest.mode,
-        # PyTorch rows are timed in both layouts; an ONNX Runtime graph has none to choose
-        attrs.LATENCY_LAYOUT: fastest.layout if table.runtime == "pytorch" else None,
+        attrs.LATENCY_LAYOUT: fastest.layout,  # None for an ONNX Runtime graph
         attrs.SLOWEST_MEMBER_MS: table.median_ms("slowest_member", config.budget.latency_batch),
         attrs.LATENCY_UNSTABLE: unstable_rows(table),
         attrs.DEVICE: table.device,
