@@ -72,7 +72,7 @@ def child(config: dict) -> dict:
 
     from space import Candidate, Recipe
     from trainers import load_data
-    from trainers.cotrain import CoTrainer
+    from trainers.train.cotrain import CoTrainer
 
     start = time.perf_counter()
     first_step: list[float] = []

@@ -27,8 +27,8 @@ from searcher.study.open import DIRECTIONS, make_sampler
 from searcher.study.records import TrialRecord
 from space.search_space import SearchSpace
 from space.suggest import suggest
-from trainers.cotrain import EpochReport, StopTraining
-from trainers.evaluate import Evaluation
+from trainers.train.cotrain import EpochReport, StopTraining
+from trainers.train.evaluate import Evaluation
 
 Strategy = Literal["random", "tpe", "tpe+median", "tpe+asha", "random+asha"]
 STRATEGIES: tuple[Strategy, ...] = ("random", "tpe", "tpe+median", "tpe+asha", "random+asha")

@@ -31,12 +31,12 @@ import torch
 from tabulate import tabulate
 
 from space import Candidate
-from trainers.cotrain import build_ensemble, resolve_device
-from trainers.fused import fuse, probe_input
-from trainers.latency import LAYOUTS, measure_latency, memory_format
-from trainers.losses import cotrain_loss
-from trainers.onnx_graph import OUTPUTS, DeployableEnsemble, write_onnx
-from trainers.runtime_latency import open_session
+from trainers.measure.latency import LAYOUTS, measure_latency, memory_format
+from trainers.measure.onnx_graph import OUTPUTS, DeployableEnsemble, write_onnx
+from trainers.measure.runtime_latency import open_session
+from trainers.train.cotrain import build_ensemble, resolve_device
+from trainers.train.fused import fuse, probe_input
+from trainers.train.losses import cotrain_loss
 
 MODELS = {
     "wrn": dict(family="wide_resnet", depth=16, width=8),

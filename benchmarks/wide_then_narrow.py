@@ -21,7 +21,7 @@ import torch
 
 from space import Candidate, Recipe
 from trainers import load_data, train
-from trainers.imitation import teacher_candidate, train_wide_then_narrow
+from trainers.train.imitation import teacher_candidate, train_wide_then_narrow
 
 BASES = ("resnet:8:4", "resnet:8:8", "wide_resnet:10:2")
 

@@ -20,7 +20,7 @@ Precision = Literal["fp32", "bf16", "fp16"]
 MemoryFormat = Literal["contiguous", "channels_last"]
 Compile = Literal["off", "default", "max-autotune"]
 MemberExecution = Literal["loop", "fused"]  # fused: the members as one grouped network
-# wide_then_narrow: the members first imitate a trained wide teacher (Zhou et al., trainers.imitation)
+# wide_then_narrow: the members first imitate a trained wide teacher (Zhou et al., trainers.train.imitation)
 Init = Literal["scratch", "wide_then_narrow"]
 # Execution options that do not change what is trained: left out of `to_dict` at their defaults,
 # so candidate ids (a hash of `to_dict`) stay what they were before the options existed.
@@ -50,7 +50,7 @@ class Recipe:
     time_limit_s: float | None = None
     memory_format: MemoryFormat = "contiguous"
     compile: Compile = "off"  # torch.compile mode of the members; a failure falls back to eager
-    execution: MemberExecution = "loop"  # fused where the candidate fuses (trainers.fused)
+    execution: MemberExecution = "loop"  # fused where the candidate fuses (trainers.train.fused)
     init: Init = "scratch"
     imitation_epochs: int = 1  # of `epochs`, spent imitating the teacher (wide_then_narrow)
     teacher_width_factor: int = 2  # the S=1 candidate's teacher: its network this much wider

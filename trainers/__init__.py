@@ -5,12 +5,12 @@ Never imports optuna or `searcher`: the searcher reaches training through callba
 
 from __future__ import annotations
 
-from trainers.checkpoint import load_checkpoint, save_checkpoint
-from trainers.cotrain import EpochReport, StopTraining, TrainResult, build_ensemble, train
 from trainers.data import DATASETS, DataSource, load_data
-from trainers.ensemble import Ensemble, aggregate
-from trainers.evaluate import Evaluation, evaluate
-from trainers.latency import LatencyTable, measure_latency
+from trainers.measure.latency import LatencyTable, measure_latency
+from trainers.train.checkpoint import load_checkpoint, save_checkpoint
+from trainers.train.cotrain import EpochReport, StopTraining, TrainResult, build_ensemble, train
+from trainers.train.ensemble import Ensemble, aggregate
+from trainers.train.evaluate import Evaluation, evaluate
 
 __all__ = [
     "DATASETS",

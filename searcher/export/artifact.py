@@ -24,18 +24,18 @@ from searcher.study.storage import open_storage, redact
 from space.budget import Budget
 from space.candidate import Candidate
 from space.errors import ConfigError
-from trainers.checkpoint import load_checkpoint, save_checkpoint
 from trainers.data import DataSource, load_data
-from trainers.ensemble import Ensemble
-from trainers.fused import NotFusableError, fusable, fuse, probe_input
-from trainers.onnx_graph import (
+from trainers.measure.onnx_graph import (
     MEMBER_OUTPUTS,
     OUTPUTS,
     DeployableEnsemble,
     Normalised,
     write_onnx,
 )
-from trainers.runtime_latency import ExecutionMode, describe, onnxruntime_latency
+from trainers.measure.runtime_latency import ExecutionMode, describe, onnxruntime_latency
+from trainers.train.checkpoint import load_checkpoint, save_checkpoint
+from trainers.train.ensemble import Ensemble
+from trainers.train.fused import NotFusableError, fusable, fuse, probe_input
 
 Graph = Literal["fused", "members"]  # model.onnx: one grouped network, or S member branches
 THROUGHPUT_BATCH = 64  # when the trial has no latency table to take it from

@@ -16,7 +16,7 @@ from searcher.study.records import TrialRecord
 from space.candidate import Candidate
 from space.division import divide
 from trainers.data import DataSource
-from trainers.onnx_graph import INPUT, MEMBER_OUTPUTS, OUTPUTS
+from trainers.measure.onnx_graph import INPUT, MEMBER_OUTPUTS, OUTPUTS
 
 if TYPE_CHECKING:
     from searcher.export.verify import Verification

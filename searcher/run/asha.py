@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from searcher.study import attrs
 from searcher.study.records import TrialRecord
-from trainers.cotrain import EpochReport, StopTraining
+from trainers.train.cotrain import EpochReport, StopTraining
 
 RecordSource = Sequence[TrialRecord] | Callable[[], Sequence[TrialRecord]]
 # Statuses whose curve is a genuine training run; duplicates copy another trial's curve.

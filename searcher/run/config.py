@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # the CLI builds a config without importing torch
 # (searcher/run/pruning.py), or none (every candidate trains its full recipe).
 Stopping = Literal["asha", "median", "none"]
 # What times a trial's latency table: PyTorch on the training device, or the deployable ONNX
-# graphs in ONNX Runtime's CPU provider (trainers/runtime_latency.py).
+# graphs in ONNX Runtime's CPU provider (trainers/measure/runtime_latency.py).
 LatencyRuntime = Literal["pytorch", "onnxruntime"]
 
 
@@ -47,7 +47,7 @@ class SearchConfig:
     trial_target: Literal["add", "total"] = "add"
     heartbeat_s: int = 10  # a killed worker's trial is failed (and retried) after 3 beats
     worker: str = ""  # label prefixed to progress lines when several workers run
-    # Processes (and devices) per trial: the batch split over them (trainers.distributed).
+    # Processes (and devices) per trial: the batch split over them (trainers.train.distributed).
     devices_per_trial: int = 1
     trial_devices: tuple[str, ...] = ()  # this worker's devices for them (default: `device`)
 

@@ -26,8 +26,8 @@ from searcher.study.storage import open_storage
 from searcher.study.tables import confirm_rows, divide_rows, render
 from space.candidate import Candidate
 from space.errors import ConfigError
-from trainers.cotrain import train
 from trainers.data import DataSource, load_data
+from trainers.train.cotrain import train
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,7 @@ def further_seeds(record: TrialRecord, count: int) -> list[int]:
     return [own + k for k in range(1, count + 1)]
 
 
-Trainer = Callable[..., object]  # trainers.cotrain.train; tests inject a counting one
+Trainer = Callable[..., object]  # trainers.train.cotrain.train; tests inject a counting one
 
 
 def confirm(

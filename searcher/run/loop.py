@@ -33,8 +33,8 @@ from space.budget import Budget, over_budget
 from space.cost import estimate
 from space.errors import DivcoError, InfeasibleBudgetError
 from space.search_space import SearchSpace
-from trainers.cotrain import resolve_device
 from trainers.data import DataSource, load_data
+from trainers.train.cotrain import resolve_device
 
 MAX_IDLE_PROPOSALS = 200  # consecutive infeasible/duplicate proposals before giving up
 MAX_CONSECUTIVE_FAILURES = 5

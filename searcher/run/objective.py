@@ -33,9 +33,9 @@ from space.cost import estimate
 from space.errors import DivcoError
 from space.search_space import SearchSpace
 from space.suggest import suggest
-from trainers.cotrain import EpochReport, TrainingCallback
 from trainers.data import DataSource
-from trainers.imitation import teacher_candidate
+from trainers.train.cotrain import EpochReport, TrainingCallback
+from trainers.train.imitation import teacher_candidate
 
 RESULT_KEYS = (attrs.ACCURACY, attrs.MEMBER_ACCURACIES, attrs.VAL_LOSS, attrs.TEST_ACCURACY,
                attrs.CURVE, attrs.LATENCY, attrs.LATENCY_MS, attrs.LATENCY_MODE, attrs.LATENCY_LAYOUT, attrs.LATENCY_UNSTABLE, attrs.TRAIN_SECONDS,

@@ -14,8 +14,8 @@ from searcher.study.storage import redact
 from searcher.study.tables import frontier_rows, render
 from space.candidate import Candidate
 from space.cost import estimate
-from trainers.cotrain import EpochReport
 from trainers.data import DataSource
+from trainers.train.cotrain import EpochReport
 
 if TYPE_CHECKING:
     from searcher.run.config import SearchConfig

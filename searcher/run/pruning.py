@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from searcher.study import attrs
 from searcher.study.records import TrialRecord
-from trainers.cotrain import EpochReport, StopTraining
+from trainers.train.cotrain import EpochReport, StopTraining
 
 
 def cost_bucket(gflops: float) -> int:

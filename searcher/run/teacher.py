@@ -1,7 +1,7 @@
-"""The wide teacher of a `wide_then_narrow` candidate (trainers.imitation): reused or trained once.
+"""The wide teacher of a `wide_then_narrow` candidate (trainers.train.imitation): reused or trained once.
 
 Where it comes from, first that works:
-1. a trained trial of exactly the teacher candidate (`trainers.imitation.teacher_candidate`: the
+1. a trained trial of exactly the teacher candidate (`trainers.train.imitation.teacher_candidate`: the
    undivided network, or the S=1 network widened) whose checkpoint loads;
 2. the teacher checkpoint an earlier wide_then_narrow trial saved, `<runs>/<study>/teacher-<id>/`;
 3. otherwise this trial trains it with the scratch recipe and saves it there.
@@ -33,10 +33,10 @@ from torch import nn
 from searcher.run.claim import fail_stale_trials
 from searcher.study import attrs
 from space.candidate import Candidate
-from trainers.checkpoint import load_checkpoint, save_checkpoint
-from trainers.cotrain import TrainingCallback, TrainResult, train
 from trainers.data import DataSource
-from trainers.imitation import teacher_candidate, train_wide_then_narrow
+from trainers.train.checkpoint import load_checkpoint, save_checkpoint
+from trainers.train.cotrain import TrainingCallback, TrainResult, train
+from trainers.train.imitation import teacher_candidate, train_wide_then_narrow
 
 if TYPE_CHECKING:
     from searcher.run.config import SearchConfig

@@ -13,8 +13,10 @@ from searcher.study import attrs
 from space.budget import mnas_reward
 from space.candidate import Candidate
 from space.errors import ConfigError
-from trainers.checkpoint import save_checkpoint
-from trainers.cotrain import (
+from trainers.data import DataSource
+from trainers.measure.latency import LatencyTable, measure_latency
+from trainers.train.checkpoint import save_checkpoint
+from trainers.train.cotrain import (
     EpochReport,
     TrainingCallback,
     TrainResult,
@@ -22,8 +24,6 @@ from trainers.cotrain import (
     resolve_device,
     train,
 )
-from trainers.data import DataSource
-from trainers.latency import LatencyTable, measure_latency
 
 if TYPE_CHECKING:
     from searcher.run.config import SearchConfig
@@ -41,7 +41,7 @@ def measure(candidate: Candidate, config: SearchConfig) -> LatencyTable:
     batches = sorted({config.budget.latency_batch, config.throughput_batch})
     members = list(build_ensemble(candidate, config.seed).members)
     if config.latency_runtime == "onnxruntime":
-        from trainers.runtime_latency import onnxruntime_table  # imports onnxruntime
+        from trainers.measure.runtime_latency import onnxruntime_table  # imports onnxruntime
 
         return onnxruntime_table(candidate, batches, members)
     return measure_latency(
@@ -131,7 +131,7 @@ def train_on_devices(
     that runs the callbacks, so the only one that talks to the storage)."""
     if config.devices_per_trial == 1:
         return train(candidate, data, seed=config.seed, device=config.device, callbacks=callbacks)
-    from trainers.distributed import train_data_parallel  # spawns processes: only when asked
+    from trainers.train.distributed import train_data_parallel  # spawns processes: only when asked
 
     return train_data_parallel(
         candidate, data, devices=config.devices, seed=config.seed, callbacks=callbacks

@@ -74,7 +74,7 @@ def trial_slots(
         # one process per trial runs where --device says; K processes share this CPU
         slots = [(config.device,) if k == 1 else ("cpu",) * k] * cpu_workers
     if k > 1:
-        from trainers.distributed import check_shards  # torch.distributed: only when used
+        from trainers.train.distributed import check_shards  # torch.distributed: only when used
 
         check_shards(config.space.recipe.batch_size, k)
     return slots

@@ -45,7 +45,7 @@ CONFIRM_MEAN = "confirm_mean"  # mean over those seeds
 CONFIRM_STD = "confirm_std"  # their sample standard deviation
 REFERENCE = "reference"  # True for the space's reference networks (never stopped early)
 RETRY_OF = "retry_of"  # the killed, interrupted or failed trial this one retrains
-# recipe init wide_then_narrow (searcher/run/teacher.py, trainers/imitation.py)
+# recipe init wide_then_narrow (searcher/run/teacher.py, trainers/train/imitation.py)
 TEACHER_ID = "teacher_id"  # candidate id of the wide teacher, written when the trial is proposed
 TEACHER = "teacher"  # {candidate_id, label, checkpoint} of the teacher the members imitated
 TEACHER_TRAINED = "teacher_trained"  # whether this trial trained the teacher (else reused it)

@@ -23,7 +23,7 @@ class Family(ABC):
     depth_rule: str = ""
     # The cheapest (depth, width, groups) the family allows: what tests and smoke runs build.
     smallest: tuple[int, int, int]
-    # Whether the S members can run as one grouped network (trainers.fused): False for forwards
+    # Whether the S members can run as one grouped network (trainers.train.fused): False for forwards
     # that move channels across members (torch.cat of feature maps, zero-padded channels).
     fusable: bool = True
     # Whether members can imitate a wide teacher layer by layer (recipe init wide_then_narrow):
@@ -46,7 +46,7 @@ class Family(ABC):
 
     def feature_layers(self, module: nn.Module) -> list[nn.Module]:
         """The modules that compute the features, in forward order: applied one after another
-        they give the classifier head's input (trainers.imitation groups them into resolution
+        they give the classifier head's input (trainers.train.imitation groups them into resolution
         stages and checks the split against the module's own forward). Generic default: the
         `stem`, each child of `blocks` (or `body`) and `final`, as the builders name them."""
         named = dict(module.named_children())

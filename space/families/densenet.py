@@ -81,7 +81,7 @@ class DenseNetBC(nn.Module):
 class DenseNetBCFamily(Family):
     depth_rule = "6n+4 with n >= 1 (10, 16, ..., 100, 190, 250)"
     smallest = (10, 2, 1)
-    fusable = False  # its forward moves channels (see trainers.fused)
+    fusable = False  # its forward moves channels (see trainers.train.fused)
 
     def depth_ok(self, depth: int) -> bool:
         return depth >= 10 and (depth - 4) % 6 == 0

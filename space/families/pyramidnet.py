@@ -121,7 +121,7 @@ class PyramidNet(nn.Module):
 class PyramidNetFamily(Family):
     depth_rule = "9n+2 with n >= 1 (11, 20, ..., 110, 164, 272)"
     smallest = (11, 4, 1)
-    fusable = False  # its forward moves channels (see trainers.fused)
+    fusable = False  # its forward moves channels (see trainers.train.fused)
     final_drop = 0.0
 
     def depth_ok(self, depth: int) -> bool:

@@ -22,8 +22,8 @@ from searcher.study import attrs
 from searcher.study.records import TrialRecord, read_records
 from space.errors import ConfigError
 from space.search_space import load_space
-from trainers.cotrain import EpochReport, StopTraining
-from trainers.evaluate import Evaluation
+from trainers.train.cotrain import EpochReport, StopTraining
+from trainers.train.evaluate import Evaluation
 
 
 def entry(key: int, accuracy: float, cost: float) -> RungEntry:

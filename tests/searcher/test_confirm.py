@@ -19,7 +19,7 @@ from searcher.study.records import TrialRecord, read_records
 from searcher.study.seeds import paired_test
 from searcher.study.tables import divide_rows
 from space import Candidate
-from trainers.cotrain import train
+from trainers.train.cotrain import train
 
 
 def storage(tmp_path: Path) -> str:

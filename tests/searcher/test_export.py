@@ -19,7 +19,7 @@ from searcher.study.records import read_records
 from space.budget import Budget
 from tests.conftest import TINY_SPACE
 from trainers import load_checkpoint, load_data
-from trainers.onnx_graph import DeployableEnsemble
+from trainers.measure.onnx_graph import DeployableEnsemble
 
 ONNX_ONLY = """
 import json, sys

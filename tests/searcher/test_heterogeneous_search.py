@@ -13,7 +13,7 @@ from space import Candidate
 from space.budget import mnas_reward
 from space.cost import estimate
 from tests.searcher.test_run import TRAINED_ATTRS
-from trainers.latency import LatencyRow, LatencyTable
+from trainers.measure.latency import LatencyRow, LatencyTable
 
 HETERO_SPACE = """
 kind: heterogeneous

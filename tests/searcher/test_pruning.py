@@ -5,8 +5,8 @@ import pytest
 from searcher.run.pruning import CostBucketMedianStopper, cost_bucket
 from searcher.study import attrs
 from searcher.study.records import TrialRecord
-from trainers.cotrain import EpochReport, StopTraining
-from trainers.evaluate import Evaluation
+from trainers.train.cotrain import EpochReport, StopTraining
+from trainers.train.evaluate import Evaluation
 
 
 def record(number: int, gflops: float, curve: list[float], status: str = "trained") -> TrialRecord:

@@ -16,7 +16,7 @@ from searcher.study.records import read_records
 from space import Candidate
 from space.cost import estimate
 from trainers import load_checkpoint
-from trainers.latency import LatencyTable
+from trainers.measure.latency import LatencyTable
 
 TRAINED_ATTRS = {
     attrs.STATUS, attrs.CANDIDATE, attrs.CANDIDATE_ID, attrs.LABEL, attrs.ACCURACY,

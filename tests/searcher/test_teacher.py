@@ -13,7 +13,7 @@ from searcher.study import attrs
 from space import Candidate, Recipe
 from space.search_space import load_space
 from trainers import build_ensemble, load_data, save_checkpoint
-from trainers.imitation import teacher_candidate
+from trainers.train.imitation import teacher_candidate
 
 RECIPE = Recipe(epochs=2, batch_size=128, lr=0.05, warmup_epochs=0, js_warmup_epochs=1,
                 augmentation="crop", init="wide_then_narrow")  # fmt: skip

@@ -205,7 +205,7 @@ def test_heterogeneous_ensemble_of_the_new_families_exports_to_onnx(tmp_path: Pa
     example's (the batch dimension is dynamic), as `searcher export` verifies."""
     import onnxruntime as ort
 
-    from trainers.ensemble import Ensemble
+    from trainers.train.ensemble import Ensemble
 
     archs = [Architecture(name, *family(name).smallest) for name in NEW]
     template = Candidate("resnet", 8, 8, image_size=10, in_channels=3, num_classes=10)

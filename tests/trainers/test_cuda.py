@@ -12,8 +12,8 @@ import torch
 
 from space import Candidate, Recipe
 from trainers import load_data, train
+from trainers.data.feed import MemoryFeed
 from trainers.data.source import DataSource
-from trainers.feed import MemoryFeed
 
 pytestmark = [
     pytest.mark.gpu,
@@ -77,8 +77,8 @@ def test_execution_options_train_on_the_gpu(digits: DataSource, options: dict) -
 
 
 def test_streamed_batches_reach_the_gpu(tmp_path: Path) -> None:
-    from tests.trainers.test_streaming import candidate as stream_candidate
-    from tests.trainers.test_streaming import make_folder
+    from tests.trainers.data.test_streaming import candidate as stream_candidate
+    from tests.trainers.data.test_streaming import make_folder
 
     root = make_folder(tmp_path / "d", per_class=16)
     data = load_data("imagefolder", root, val_fraction=0.25, mode="stream", workers=2,
@@ -90,7 +90,7 @@ def test_streamed_batches_reach_the_gpu(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(torch.cuda.device_count() < 2, reason="NCCL ranks need two CUDA devices")
 def test_two_nccl_ranks_train_the_members_of_one_process(digits: DataSource) -> None:
-    from trainers.distributed import train_data_parallel
+    from trainers.train.distributed import train_data_parallel
 
     small = DataSource("digits", digits.train.subset(torch.arange(3 * 64)),
                        digits.val.subset(torch.arange(64)), None, digits.class_names)  # fmt: skip

@@ -1,4 +1,4 @@
-"""Data sources. Importing this package registers `digits`, `cifar10`, `cifar100`, `imagefolder`."""
+"""Where batches come from: data sources, the image index, streaming, views and the feeds. Importing it registers `digits`, `cifar10`, `cifar100`, `imagefolder`."""
 
 from __future__ import annotations
 

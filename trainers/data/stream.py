@@ -1,7 +1,7 @@
 """A split of an indexed image folder that is decoded on demand and never held whole.
 
 It offers what `split_train_val` and the trainer need from a split (labels, length, `subset`,
-channels, pixel statistics); the trainer reads it through `trainers.stream_feed`, whose worker
+channels, pixel statistics); the trainer reads it through `trainers.data.stream_feed`, whose worker
 processes call `decode`. `resized` decodes the whole split and is meant for small ones (export).
 """
 

@@ -7,7 +7,7 @@ import torch
 
 from space import Candidate
 from space.division import build
-from trainers.latency import (
+from trainers.measure.latency import (
     LatencyRow,
     LatencyTable,
     Stability,

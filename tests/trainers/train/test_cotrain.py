@@ -7,7 +7,7 @@ import torch
 
 from space import Candidate, Recipe
 from trainers import StopTraining, load_checkpoint, load_data, save_checkpoint, train
-from trainers.evaluate import evaluate
+from trainers.train.evaluate import evaluate
 
 RECIPE = Recipe(epochs=3, batch_size=64, lr=0.05, warmup_epochs=0.5, js_warmup_epochs=1,
                 augmentation="crop")  # fmt: skip

@@ -13,8 +13,8 @@ from space import Candidate, Recipe
 from space.errors import ConfigError
 from trainers import StopTraining, load_data, train
 from trainers.data.source import DataSource
-from trainers.distributed import train_data_parallel
-from trainers.group_norm import GroupBatchNorm, swap_norms
+from trainers.train.distributed import train_data_parallel
+from trainers.train.group_norm import GroupBatchNorm, swap_norms
 
 RECIPE = Recipe(epochs=2, batch_size=32, lr=0.1, warmup_epochs=0, js_warmup_epochs=0,
                 augmentation="crop_flip")  # fmt: skip

@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from trainers.ensemble import Ensemble, aggregate
+from trainers.train.ensemble import Ensemble, aggregate
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from space.recipe import Recipe
-from trainers.ensemble import Ensemble
+from trainers.train.ensemble import Ensemble
 
 log = logging.getLogger(__name__)
 

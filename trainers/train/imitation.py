@@ -27,7 +27,9 @@ from space.candidate import Candidate
 from space.division import member_weight_decay
 from space.errors import ConfigError
 from space.families import family
-from trainers.cotrain import (
+from trainers.data.feed import open_feed
+from trainers.data.source import DataSource
+from trainers.train.cotrain import (
     EpochReport,
     TrainingCallback,
     TrainResult,
@@ -35,11 +37,9 @@ from trainers.cotrain import (
     resolve_device,
     train,
 )
-from trainers.data.source import DataSource
-from trainers.ensemble import Ensemble
-from trainers.evaluate import evaluate_batches
-from trainers.feed import open_feed
-from trainers.optim import make_optimizer
+from trainers.train.ensemble import Ensemble
+from trainers.train.evaluate import evaluate_batches
+from trainers.train.optim import make_optimizer
 
 FEED_SEED_OFFSET = 7919  # stage 2 draws other augmentations than stage 3
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from trainers.losses import cotrain_loss, js_divergence, js_weight
+from trainers.train.losses import cotrain_loss, js_divergence, js_weight
 
 
 def direct_js(logits: list[torch.Tensor]) -> float:

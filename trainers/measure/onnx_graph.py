@@ -1,7 +1,7 @@
 """The deployable graph: normalisation, the S members and the aggregation in one ONNX model.
 
 The members are either S branches of the graph or fused into one grouped-convolution network
-(`trainers.fused`); both compute the same outputs.
+(`trainers.train.fused`); both compute the same outputs.
 
 Input `images`: float32 N x C x H x W in [0, 1] (uint8 / 255), at the candidate's image size,
 in the data set's channel order; normalisation happens inside the graph. Outputs `scores`
@@ -19,8 +19,8 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from trainers.ensemble import Ensemble
-from trainers.fused import FusedEnsemble
+from trainers.train.ensemble import Ensemble
+from trainers.train.fused import FusedEnsemble
 
 INPUT = "images"
 OUTPUTS = ("scores", "probabilities")

@@ -11,33 +11,20 @@ device and makes crops and flips there, batched (policies none / crop / crop_fli
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Literal, NamedTuple, Protocol
+from typing import Literal
 
 import torch
 from torch import Tensor
 
 from space.candidate import Candidate
 from space.recipe import Augmentation
-from trainers.augment import views
+from trainers.data.augment import views
+from trainers.data.batch import Batch, Feed, SplitName, member_orders
 from trainers.data.source import DataSource
 from trainers.data.stream import StreamSet
 
 EVAL_BATCH = 512
 Placement = Literal["host", "device"]
-SplitName = Literal["val", "test"]
-
-
-class Batch(NamedTuple):
-    inputs: list[Tensor]  # one normalised view per member, on the device
-    targets: list[Tensor]
-
-
-class Feed(Protocol):
-    steps_per_epoch: int
-
-    def epoch(self) -> Iterator[Batch]: ...
-    def evaluation(self, split: SplitName) -> Iterator[tuple[Tensor, Tensor]]: ...
-    def close(self) -> None: ...
 
 
 def placement(device: torch.device, policy: Augmentation) -> Placement:
@@ -50,16 +37,11 @@ def open_feed(
 ) -> Feed:
     """The streaming feed for streamed data, the in-memory feed otherwise."""
     if isinstance(data.train, StreamSet):
-        from trainers.stream_feed import StreamFeed  # starts worker processes: only when needed
+        # starts worker processes: imported only when needed
+        from trainers.data.stream_feed import StreamFeed
 
         return StreamFeed(data, candidate, generator, device)
     return MemoryFeed(data, candidate, generator, device)
-
-
-def member_orders(n: int, members: int, shared: bool, generator: torch.Generator) -> list[Tensor]:
-    """One shuffled order shared by all members (cotrain) or one per member (independent)."""
-    orders = [torch.randperm(n, generator=generator) for _ in range(1 if shared else members)]
-    return orders * members if shared else orders
 
 
 class MemoryFeed:

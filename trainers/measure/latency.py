@@ -4,7 +4,7 @@ devices, the latency Kondratyuk & Tan penalise), at batch 1 and at a throughput 
 
 Concurrent means CUDA streams on a GPU; on a CPU, one thread per member with the intra-op
 threads divided among them. Fused (homogeneous candidates of fusable families) runs the members
-as one grouped-convolution network (`trainers.fused`); `LatencyTable.fastest` is the quicker of
+as one grouped-convolution network (`trainers.train.fused`); `LatencyTable.fastest` is the quicker of
 concurrent and fused, the latency an ensemble is searched and budgeted by.
 
 Every mode is timed in both memory layouts (contiguous NCHW and channels-last NHWC) and keeps
@@ -33,7 +33,7 @@ from torch import Tensor, nn
 
 from space.candidate import Candidate
 from space.division import build, undivided
-from trainers.fused import NotFusableError, fusable, fuse
+from trainers.train.fused import NotFusableError, fusable, fuse
 
 Mode = Literal["sequential", "concurrent", "fused", "undivided", "slowest_member"]
 ENSEMBLE_MODES: tuple[Mode, ...] = ("concurrent", "fused")  # the ways to run the whole ensemble

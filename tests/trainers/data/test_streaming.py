@@ -14,9 +14,9 @@ from PIL import Image
 from space import Candidate, ConfigError, Recipe
 from trainers import load_data, train
 from trainers.data import imagefolder
+from trainers.data.feed import MemoryFeed, open_feed
 from trainers.data.index import load_index
 from trainers.data.stream import StreamSet
-from trainers.feed import MemoryFeed, open_feed
 
 RECIPE = Recipe(epochs=1, batch_size=8, lr=0.05, warmup_epochs=0, js_warmup_epochs=1,
                 augmentation="crop_flip")  # fmt: skip

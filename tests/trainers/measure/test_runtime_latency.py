@@ -7,8 +7,8 @@ import pytest
 
 from space import Candidate
 from space.member import Architecture
-from trainers.latency import LatencyTable
-from trainers.runtime_latency import onnxruntime_table
+from trainers.measure.latency import LatencyTable
+from trainers.measure.runtime_latency import onnxruntime_table
 
 MODES = {"sequential", "concurrent", "fused", "undivided", "slowest_member"}
 
@@ -46,7 +46,7 @@ def test_a_session_busy_waits_between_calls_only_when_asked(tmp_path, spin: bool
     PyTorch's cores, so the paired benchmark opens its sessions with `spin=False`."""
     import torch
 
-    from trainers.runtime_latency import open_session
+    from trainers.measure.runtime_latency import open_session
 
     path = tmp_path / "conv.onnx"
     torch.onnx.export(torch.nn.Conv2d(1, 2, 3), (torch.rand(1, 1, 8, 8),), str(path), dynamo=False)

@@ -7,8 +7,8 @@ from space import Candidate
 from space.division import build
 from space.families import FAMILIES, family
 from space.member import Architecture
-from trainers.ensemble import Ensemble
-from trainers.fused import NotFusableError, fusable, fuse, unfuse
+from trainers.train.ensemble import Ensemble
+from trainers.train.fused import NotFusableError, fusable, fuse, unfuse
 
 FUSABLE = sorted(name for name in FAMILIES if family(name).fusable)
 NOT_FUSABLE = sorted(name for name in FAMILIES if not family(name).fusable)

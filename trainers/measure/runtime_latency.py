@@ -24,8 +24,7 @@ from torch import Tensor, nn
 
 from space.candidate import Candidate
 from space.division import build, undivided
-from trainers.ensemble import Ensemble
-from trainers.latency import (
+from trainers.measure.latency import (
     LatencyRow,
     LatencyTable,
     Mode,
@@ -34,7 +33,8 @@ from trainers.latency import (
     measured_row,
     timed_calls,
 )
-from trainers.onnx_graph import OUTPUTS, DeployableEnsemble, write_onnx
+from trainers.measure.onnx_graph import OUTPUTS, DeployableEnsemble, write_onnx
+from trainers.train.ensemble import Ensemble
 
 ExecutionMode = Literal["sequential", "parallel"]
 PROVIDER = "CPUExecutionProvider"

@@ -5,9 +5,9 @@ images in the same order and adds the JS co-training term; `independent` gives e
 own seed, its own order and no co-training term (the Kondratyuk & Tan ensemble baseline).
 Intermediate validation accuracy reaches the caller through callbacks; a callback raising
 `StopTraining` ends the run early, which is how the searcher prunes without this module
-knowing about Optuna. Batches come from a `trainers.feed.Feed` (in memory, or streamed by loader
-processes); how members execute (memory format, torch.compile) is `trainers.execution`. A trainer
-that is one process of a data-parallel group (`trainers.distributed`) is told so by its `Peers`.
+knowing about Optuna. Batches come from a `trainers.data.feed.Feed` (in memory, or streamed by loader
+processes); how members execute (memory format, torch.compile) is `trainers.train.execution`. A trainer
+that is one process of a data-parallel group (`trainers.train.distributed`) is told so by its `Peers`.
 """
 
 from __future__ import annotations
@@ -24,14 +24,14 @@ from space.candidate import Candidate
 from space.division import divide, member_weight_decay
 from space.errors import ConfigError
 from space.families import build_member
+from trainers.data.feed import open_feed
 from trainers.data.source import DataSource
-from trainers.ensemble import Ensemble
-from trainers.evaluate import Evaluation, evaluate_batches
-from trainers.execution import Execution
-from trainers.feed import open_feed
-from trainers.fused import fused_for_training, unfuse
-from trainers.losses import LossParts, cotrain_loss, js_weight
-from trainers.optim import make_optimizer, make_schedule
+from trainers.train.ensemble import Ensemble
+from trainers.train.evaluate import Evaluation, evaluate_batches
+from trainers.train.execution import Execution
+from trainers.train.fused import fused_for_training, unfuse
+from trainers.train.losses import LossParts, cotrain_loss, js_weight
+from trainers.train.optim import make_optimizer, make_schedule
 
 
 class StopTraining(Exception):
@@ -66,7 +66,7 @@ class TrainResult:
 
 class Peers:
     """How one training process works with the other processes of its data-parallel group
-    (`trainers.distributed`). This base is a process alone: every hook leaves things as they are,
+    (`trainers.train.distributed`). This base is a process alone: every hook leaves things as they are,
     so the single-process loop pays nothing for the hooks."""
 
     reporting = True  # evaluates, calls the callbacks and returns the result (rank 0)
@@ -126,7 +126,8 @@ class CoTrainer:
         seed: int = 0,
         device: str = "cpu",
         clock: Callable[[], float] = time.perf_counter,
-        ensemble: Ensemble | None = None,  # warm members (trainers.imitation), else built here
+        ensemble: Ensemble
+        | None = None,  # warm members (trainers.train.imitation), else built here
         peers: Peers = ALONE,
     ):
         self.candidate, self.data, self.seed, self.clock = candidate, data, seed, clock

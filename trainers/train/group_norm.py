@@ -1,6 +1,6 @@
 """Batch normalisation over a data-parallel group on the CPU, where `nn.SyncBatchNorm` refuses
 to run: the training statistics are the whole group's, so K processes normalise exactly as one
-process over the global batch would (`trainers.distributed`)."""
+process over the global batch would (`trainers.train.distributed`)."""
 
 from __future__ import annotations
 

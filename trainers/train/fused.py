@@ -34,7 +34,7 @@ from space.candidate import Candidate
 from space.errors import ConfigError
 from space.families import family
 from space.recipe import Aggregation
-from trainers.ensemble import aggregate
+from trainers.train.ensemble import aggregate
 
 log = logging.getLogger(__name__)
 PROBE_TOLERANCE = 1e-3  # relative to the largest logit; a broken layout is off by O(1)

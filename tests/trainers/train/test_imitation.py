@@ -12,7 +12,12 @@ from space.errors import ConfigError
 from space.families import FAMILIES, family
 from space.member import Architecture
 from trainers import build_ensemble, load_data
-from trainers.imitation import Imitator, feature_stages, teacher_candidate, train_wide_then_narrow
+from trainers.train.imitation import (
+    Imitator,
+    feature_stages,
+    teacher_candidate,
+    train_wide_then_narrow,
+)
 
 RECIPE = Recipe(epochs=2, batch_size=128, lr=0.05, warmup_epochs=0, js_warmup_epochs=1,
                 augmentation="crop")  # fmt: skip

@@ -15,8 +15,8 @@ import torch
 
 from space.candidate import Candidate
 from space.errors import ConfigError
-from trainers.cotrain import build_ensemble
-from trainers.ensemble import Ensemble
+from trainers.train.cotrain import build_ensemble
+from trainers.train.ensemble import Ensemble
 
 FORMAT = 1
 

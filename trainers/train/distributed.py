@@ -33,9 +33,9 @@ from torch import Tensor, nn
 
 from space.candidate import Candidate
 from space.errors import ConfigError
-from trainers.cotrain import CoTrainer, Peers, TrainingCallback, TrainResult, train
 from trainers.data.source import DataSource
-from trainers.group_norm import GroupBatchNorm, swap_norms
+from trainers.train.cotrain import CoTrainer, Peers, TrainingCallback, TrainResult, train
+from trainers.train.group_norm import GroupBatchNorm, swap_norms
 
 TIMEOUT_S = 1800.0  # longest wait in a collective: a hung peer fails the trial after this
 JOIN_GRACE_S = 10.0  # how long ranks get to exit before they are terminated
@@ -52,7 +52,7 @@ def check_shards(batch_size: int, world_size: int) -> None:
 
 
 class Replica(Peers):
-    """One rank of the group (see `trainers.cotrain.Peers`)."""
+    """One rank of the group (see `trainers.train.cotrain.Peers`)."""
 
     def __init__(self, rank: int, world_size: int, device: torch.device) -> None:
         self.rank, self.world_size = rank, world_size
@@ -188,7 +188,7 @@ def train_data_parallel(
     clock: Callable[[], float] = time.perf_counter,
     timeout_s: float = TIMEOUT_S,
 ) -> TrainResult:
-    """`trainers.cotrain.train` on len(devices) processes, this one rank 0 on devices[0]; see
+    """`trainers.train.cotrain.train` on len(devices) processes, this one rank 0 on devices[0]; see
     the module docstring. The result is rank 0's, with plain BatchNorm layers again."""
     world_size = len(devices)
     check_shards(candidate.recipe.batch_size, world_size)

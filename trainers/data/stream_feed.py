@@ -21,10 +21,10 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from space.candidate import Candidate
 from space.recipe import Augmentation
-from trainers.augment import views
+from trainers.data.augment import views
+from trainers.data.batch import Batch, SplitName, member_orders
 from trainers.data.source import DataSource
 from trainers.data.stream import StreamSet, default_workers
-from trainers.feed import Batch, SplitName, member_orders
 
 log = logging.getLogger(__name__)
 EVAL_BATCH = 256

@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from trainers.augment import augment, random_crop, views
-from trainers.ensemble import Ensemble, aggregate
+from trainers.data.augment import augment, random_crop, views
+from trainers.train.ensemble import Ensemble, aggregate
 
 
 def test_each_member_gets_a_different_view_of_the_same_images() -> None:
