@@ -153,15 +153,41 @@ class Candidate:
     def from_json(cls, text: str) -> Candidate:
         return cls.from_dict(_parse(text, "JSON"))
 
-    # -- Optuna trial params (space.params) ----------------------------------------------
+    # -- Optuna trial params (names in space.params) -------------------------------------
     def to_params(self) -> dict[str, Any]:
         """The searched dimensions, named as `space.suggest` names them (for enqueue_trial)."""
-        return params.to_params(self)
+        values: dict[str, Any] = {}
+        if self.members:
+            values[params.MEMBERS] = len(self.members)
+            for i, arch in enumerate(self.members):
+                values.update(params.arch_params(arch, params.member_prefix(i)))
+        else:
+            values.update(params.arch_params(self.architecture, ""))
+            values[params.NETWORKS] = self.networks
+        values[params.IMAGE_SIZE] = self.image_size
+        if self.recipe.init != "scratch":
+            values[params.INIT] = self.recipe.init
+        return values
 
     @classmethod
     def from_params(cls, values: dict[str, Any], template: Candidate) -> Candidate:
         """Rebuilds a candidate from trial params; `template` supplies the unsearched fields."""
-        return params.from_params(values, template)
+        image_size = values.get(params.IMAGE_SIZE, template.image_size)
+        if params.INIT in values:
+            recipe = dataclasses.replace(template.recipe, init=values[params.INIT])
+            template = template.replace(recipe=recipe)
+        if params.MEMBERS in values:
+            members = [
+                params.arch_from(values, params.member_prefix(i), template)
+                for i in range(values[params.MEMBERS])
+            ]
+            return template.with_members(members, image_size=image_size)
+        arch = params.arch_from(values, "", template)
+        return template.replace(
+            family=arch.family, depth=arch.depth, width=arch.width, groups=arch.groups,
+            networks=values.get(params.NETWORKS, template.networks), image_size=image_size,
+            members=(),
+        )  # fmt: skip
 
 
 def _parse(text: str, syntax: str) -> Any:

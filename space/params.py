@@ -1,19 +1,17 @@
-"""Candidates as Optuna trial params and back: the names `space.suggest` gives the dimensions.
+"""The names of the searched dimensions as Optuna trial params, per architecture.
 
 Homogeneous: "family", "<family>.depth|width|groups", "S", "image_size".
 Heterogeneous: "M" (members), "m<i>.family", "m<i>.<family>.depth|width|groups", "image_size".
 Per-family names make conditional parameters, which Optuna's samplers handle natively.
+`Candidate.to_params` / `Candidate.from_params` assemble a whole candidate from these; this
+module knows architectures only, so it sits below the candidate.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from space.member import Architecture
-
-if TYPE_CHECKING:
-    from space.candidate import Candidate
 
 FAMILY = "family"
 NETWORKS = "S"
@@ -27,43 +25,15 @@ def member_prefix(index: int) -> str:
     return f"m{index}."
 
 
-def to_params(candidate: Candidate) -> dict[str, Any]:
-    params: dict[str, Any] = {}
-    if candidate.members:
-        params[MEMBERS] = len(candidate.members)
-        for i, arch in enumerate(candidate.members):
-            params.update(_arch_params(arch, member_prefix(i)))
-    else:
-        params.update(_arch_params(candidate.architecture, ""))
-        params[NETWORKS] = candidate.networks
-    params[IMAGE_SIZE] = candidate.image_size
-    if candidate.recipe.init != "scratch":
-        params[INIT] = candidate.recipe.init
-    return params
-
-
-def from_params(params: dict[str, Any], template: Candidate) -> Candidate:
-    image_size = params.get(IMAGE_SIZE, template.image_size)
-    if INIT in params:
-        template = template.replace(recipe=dataclasses.replace(template.recipe, init=params[INIT]))
-    if MEMBERS in params:
-        members = [_arch_from(params, member_prefix(i), template) for i in range(params[MEMBERS])]
-        return template.with_members(members, image_size=image_size)
-    arch = _arch_from(params, "", template)
-    return template.replace(
-        family=arch.family, depth=arch.depth, width=arch.width, groups=arch.groups,
-        networks=params.get(NETWORKS, template.networks), image_size=image_size, members=(),
-    )  # fmt: skip
-
-
-def _arch_params(arch: Architecture, prefix: str) -> dict[str, Any]:
+def arch_params(arch: Architecture, prefix: str) -> dict[str, Any]:
     params: dict[str, Any] = {f"{prefix}{FAMILY}": arch.family}
     for name in PER_FAMILY:
         params[f"{prefix}{arch.family}.{name}"] = getattr(arch, name)
     return params
 
 
-def _arch_from(params: dict[str, Any], prefix: str, template: Candidate) -> Architecture:
+def arch_from(params: dict[str, Any], prefix: str, defaults: Any) -> Architecture:
+    """The architecture under `prefix`; dimensions the params lack come from `defaults`."""
     name = params[f"{prefix}{FAMILY}"]
-    values = {k: params.get(f"{prefix}{name}.{k}", getattr(template, k)) for k in PER_FAMILY}
+    values = {k: params.get(f"{prefix}{name}.{k}", getattr(defaults, k)) for k in PER_FAMILY}
     return Architecture(family=name, **values)

@@ -16,8 +16,8 @@ from typing import Any
 import optuna
 import pandas as pd
 
-from searcher.study.records import TrialRecord
-from searcher.study.seeds import confirmation_key, confirmations, with_confirmations
+from searcher.study.records import TrialRecord, with_confirmations
+from searcher.study.seeds import confirmation_key, confirmations
 from searcher.study.snapshot import TrialSource
 from ui.data import frame_of, front_numbers, trial_row
 

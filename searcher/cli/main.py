@@ -33,7 +33,7 @@ from searcher.cli.options import (
 from searcher.study import attrs
 from searcher.study.frontier import pareto_front
 from searcher.study.open import OBJECTIVE_ATTRS, load_existing_study
-from searcher.study.seeds import with_confirmations
+from searcher.study.records import with_confirmations
 from searcher.study.snapshot import read_snapshot
 from searcher.study.storage import default_storage_url, open_storage
 from searcher.study.tables import frontier_rows, render, space_rows, trial_rows

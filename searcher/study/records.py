@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -9,7 +11,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from searcher.study import attrs
-from searcher.study.seeds import with_confirmations
+from searcher.study.seeds import confirmations, summary
 
 
 @dataclass(frozen=True)
@@ -82,3 +84,15 @@ def status_from(state: TrialState, status: str | None) -> str:
     if state in (TrialState.RUNNING, TrialState.WAITING):
         return state.name.lower()
     return status or state.name.lower()
+
+
+def with_confirmations(
+    records: Sequence[TrialRecord], study_attrs: Mapping[str, Any]
+) -> list[TrialRecord]:
+    confirmed = confirmations(study_attrs)
+    return [
+        dataclasses.replace(r, attrs=r.attrs | summary(confirmed[r.number]))
+        if confirmed.get(r.number)
+        else r
+        for r in records
+    ]

@@ -3,22 +3,18 @@
 Optuna refuses to change a finished trial's attributes, so each trial's confirmation runs are
 stored as the study user attribute `confirm:<trial number>` = {seed: validation accuracy}, the
 trial's own run included, written after every finished run. Readers see them as the trial's
-attributes `confirm_seeds`, `confirm_mean` and `confirm_std` (`with_confirmations`).
+attributes `confirm_seeds`, `confirm_mean` and `confirm_std` (`records.with_confirmations`).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from searcher.study import attrs
-
-if TYPE_CHECKING:
-    from searcher.study.records import TrialRecord
 
 PREFIX = "confirm:"
 
@@ -44,18 +40,6 @@ def summary(seeds: Mapping[str, float]) -> dict[str, Any]:
         attrs.CONFIRM_MEAN: statistics.fmean(values),
         attrs.CONFIRM_STD: statistics.stdev(values) if len(values) > 1 else 0.0,
     }
-
-
-def with_confirmations(
-    records: Sequence[TrialRecord], study_attrs: Mapping[str, Any]
-) -> list[TrialRecord]:
-    confirmed = confirmations(study_attrs)
-    return [
-        dataclasses.replace(r, attrs=r.attrs | summary(confirmed[r.number]))
-        if confirmed.get(r.number)
-        else r
-        for r in records
-    ]
 
 
 @dataclass(frozen=True)
