@@ -84,6 +84,7 @@ def python_blocks(page: Path) -> str:
     return "\n".join(re.findall(r"```python\n(.*?)```", page.read_text(), flags=re.S))
 
 
+@pytest.mark.slow  # two tiny trials and an export: seconds, not milliseconds
 def test_the_notebook_example_runs(tmp_path: Path, tiny_space: Path, monkeypatch) -> None:
     """The API page's code, in order, as a notebook runs it: search (2 tiny trials instead of
     digits ones), read the front, export, load in PyTorch and ONNX Runtime, predict."""

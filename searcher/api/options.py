@@ -43,7 +43,7 @@ class SearchOptions:
     data_workers: int | None = None
     storage: str | None = None  # SQLAlchemy URL; None: sqlite file <runs_dir>/divco.db
     study: str | None = None  # None: <data>-<space>
-    runs_dir: str = "runs"
+    runs_dir: str | Path = "runs"  # checkpoints, and the default storage
     n_trials: int = 24
     timeout: float | None = None
     budget_gflops: float | None = None
