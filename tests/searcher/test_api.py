@@ -131,3 +131,13 @@ def test_loading_what_is_not_an_export_is_one_config_error(tmp_path: Path) -> No
         api.load_torch(tmp_path)
     with pytest.raises(ConfigError, match="not an export"):
         api.load_onnx(tmp_path)
+
+
+def test_an_impossible_budget_is_refused_before_anything_is_stored(
+    tmp_path: Path, tiny_space: Path
+) -> None:
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    with pytest.raises(ConfigError, match="cheapest"):
+        api.search(space=str(tiny_space), storage=storage, budget_gflops=1e-9, runs_dir=tmp_path)
+    with pytest.raises(ConfigError, match="holds: none"):
+        api.open_study(storage)
