@@ -46,10 +46,10 @@ def export_trial(
 ) -> Path:
     """Writes and verifies the export into `out` (the named trial, else the most accurate one
     within `budget`); nothing is left behind when a check fails."""
-    from searcher.export.artifact import ExportRequest, export
-
     if trial is not None and budget is not None:
         raise ConfigError("--trial names the trial; budgets choose one with --best")
+    from searcher.export.artifact import ExportRequest, export
+
     request = ExportRequest(
         storage=storage, study=study, out=out, trial=trial, budget=budget, data_dir=data_dir,
         force=force, members_separate=members_separate, runs_dir=runs_dir,

@@ -156,8 +156,6 @@ def cmd_export(args: argparse.Namespace) -> int:
     from searcher.api.exported import export_trial
 
     budget = budget_from(args)
-    if args.trial is not None and not budget.is_unbounded:
-        raise ConfigError("--trial names the trial; budgets choose one with --best")
     export_trial(
         args.storage or default_storage_url(Path(args.runs_dir)),
         args.study,

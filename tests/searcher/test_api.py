@@ -141,3 +141,14 @@ def test_an_impossible_budget_is_refused_before_anything_is_stored(
         api.search(space=str(tiny_space), storage=storage, budget_gflops=1e-9, runs_dir=tmp_path)
     with pytest.raises(ConfigError, match="holds: none"):
         api.open_study(storage)
+
+
+def test_a_trial_and_a_budget_together_are_one_error_line(tmp_path: Path, capsys) -> None:
+    argv = ["export", "--storage", fake_study(tmp_path), "--trial", "0", "--budget-gflops", "1",
+            "--out", str(tmp_path / "out")]  # fmt: skip
+    assert main(argv) == 2
+    assert capsys.readouterr().err == (
+        "searcher: error: --trial names the trial; budgets choose one with --best\n"
+    )
+    with pytest.raises(ConfigError, match="unknown budget"):
+        api.open_study(f"sqlite:///{tmp_path / 'study.db'}").export("out", budget_flops=1)
