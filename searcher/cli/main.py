@@ -7,14 +7,18 @@ else is caught, so real bugs still show their traceback.
 from __future__ import annotations
 
 import argparse
+import csv
+import json
 import os
 import sys
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any, Literal, get_args
 
 import optuna
 
+from searcher.api.results import POINT_KEYS, csv_cells, open_study, point
 from searcher.cli.options import (
     OneLineErrorParser,
     add_budget_arguments,
@@ -24,23 +28,20 @@ from searcher.cli.options import (
     add_storage_arguments,
     apply_config_file,
     budget_from,
+    options_from,
     positive_float,
     positive_int,
-    search_config,
-    space_for,
     trial_numbers,
 )
-from searcher.study import attrs
 from searcher.study.frontier import pareto_front
 from searcher.study.open import OBJECTIVE_ATTRS, load_existing_study
-from searcher.study.records import with_confirmations
-from searcher.study.snapshot import read_snapshot
 from searcher.study.storage import default_storage_url, open_storage
 from searcher.study.tables import frontier_rows, render, space_rows, trial_rows
 from space.errors import ConfigError, DivcoError
 from space.presets import preset_names
 
 Handler = Callable[[argparse.Namespace], int]
+OutputFormat = Literal["table", "json", "csv"]  # read-only commands: a table, or data
 
 
 # Commands that train, measure or export import torch and the trainers inside their handler:
@@ -48,26 +49,15 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from searcher.run.compare import run_compare
+    from searcher.api.search import compare_options
 
-    homogeneous = space_for(args, "homogeneous")
-    hetero_args = argparse.Namespace(**{**vars(args), "space": args.hetero_space})
-    config = search_config(args, homogeneous)
-    run_compare(config, space_for(hetero_args, "heterogeneous"))
-    return 0
+    return compare_options(options_from(args), args.hetero_space)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from searcher.run.loop import prepare, target_of
-    from searcher.run.workers import parse_devices, run_pool, trial_slots, worker_configs
+    from searcher.api.search import run_search_options
 
-    devices = parse_devices(args.devices) if args.devices else []
-    config = search_config(args, space_for(args, args.space_kind))
-    slots = trial_slots(config, devices, args.workers)
-    prepared = prepare(config)  # creates and seeds the study once, before any worker starts
-    target = target_of(prepared.study, config)
-    prepared.study.set_user_attr(attrs.TARGET, target)
-    return run_pool(worker_configs(config, target, slots), prepared)
+    return run_search_options(options_from(args))
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -102,23 +92,33 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 def cmd_frontier(args: argparse.Namespace) -> int:
     url = args.storage or default_storage_url(Path(args.runs_dir))
-    storage = open_storage(url)
-    study = load_existing_study(storage, args.study)
-    records = read_snapshot(storage, study.study_name)  # plain SQL: flat memory at 10 000 trials
-    records = with_confirmations(records, study.user_attrs)  # `searcher confirm`'s seeds
-    cost = OBJECTIVE_ATTRS.get(args.cost, args.cost)
-    front = pareto_front(records, cost)
+    study = open_study(url, args.study)
+    records = study.records()  # plain SQL: flat memory at 10 000 trials
+    front = pareto_front(records, OBJECTIVE_ATTRS.get(args.cost, args.cost))
+    shown = records if args.all else front
+    if args.format != "table":  # data: one object per trial, the API's points
+        print_points([point(r) for r in shown], args.format)
+        return 0
     if args.all:
         counts = Counter(r.status for r in records)
         summary = ", ".join(f"{n} {status}" for status, n in counts.most_common())
-        print(f"study '{study.study_name}': {len(records)} trials ({summary})")
+        print(f"study '{study.name}': {len(records)} trials ({summary})")
         print(render(trial_rows(records)))
         return 0
     print(
-        f"study '{study.study_name}': {len(records)} trials, {len(front)} on the accuracy-{args.cost} front"
+        f"study '{study.name}': {len(records)} trials, {len(front)} on the accuracy-{args.cost} front"
     )
     print(render(frontier_rows(front)))
     return 0
+
+
+def print_points(points: list[dict[str, Any]], form: OutputFormat) -> None:
+    if form == "json":
+        print(json.dumps(points, indent=2))
+        return
+    writer = csv.DictWriter(sys.stdout, fieldnames=list(POINT_KEYS), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(csv_cells(points))
 
 
 def cmd_confirm(args: argparse.Namespace) -> int:
@@ -153,23 +153,20 @@ def add_confirm_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from searcher.export.artifact import ExportRequest, export
+    from searcher.api.exported import export_trial
 
     budget = budget_from(args)
-    if args.trial is not None and not budget.is_unbounded:
-        raise ConfigError("--trial names the trial; budgets choose one with --best")
-    request = ExportRequest(
-        storage=args.storage or default_storage_url(Path(args.runs_dir)),
-        study=args.study,
-        out=Path(args.out),
-        trial=args.trial,
+    export_trial(
+        args.storage or default_storage_url(Path(args.runs_dir)),
+        args.study,
+        Path(args.out),
+        args.trial,
         budget=None if budget.is_unbounded else budget,
         data_dir=args.data_dir,
         force=args.force,
         members_separate=args.members_separate,
         runs_dir=Path(args.runs_dir),
     )
-    export(request)
     return 0
 
 
@@ -238,6 +235,8 @@ def build_parser() -> argparse.ArgumentParser:
     frontier.add_argument(
         "--all", action="store_true", help="every trial with its status, not only the front"
     )
+    frontier.add_argument("--format", choices=list(get_args(OutputFormat)), default="table",
+                          help="table for reading; json or csv: one object per point (data)")  # fmt: skip
     frontier.set_defaults(handler=cmd_frontier)
 
     export_parser = commands.add_parser("export", help="export a trained ensemble (ONNX + weights)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -10,10 +11,13 @@ from typing import TYPE_CHECKING, NoReturn
 
 import yaml
 
+from searcher.api.options import DEFAULT_SPACES, SpaceKind, budget_of, space_of, stopping_of
+from searcher.api.options import search_config as api_search_config
 from space.errors import ConfigError
 from space.presets import preset_names
 
 if TYPE_CHECKING:  # the parser is built without torch: commands that train import it themselves
+    from searcher.api.options import SearchOptions
     from searcher.run.config import SearchConfig
     from space.budget import Budget
     from space.search_space import SearchSpace
@@ -73,70 +77,25 @@ def add_budget_arguments(parser: argparse.ArgumentParser, latency: bool = False)
                             help="hard: slowest member <= T; soft: accuracy * (latency / T) ** -0.07")  # fmt: skip
 
 
+def options_from(args: argparse.Namespace) -> SearchOptions:
+    """The parsed options of `run` or `compare` as the API's `SearchOptions` (same names)."""
+    from searcher.api.options import SearchOptions
+
+    names = {f.name for f in dataclasses.fields(SearchOptions)}
+    return SearchOptions(**{k: v for k, v in vars(args).items() if k in names})
+
+
 def budget_from(args: argparse.Namespace) -> Budget:
-    from space.budget import Budget
-
-    return Budget(
-        gflops=args.budget_gflops,
-        params_m=args.budget_params_m,
-        latency_ms=getattr(args, "budget_latency_ms", None),
-        latency_batch=getattr(args, "latency_batch", 1),
-        member_latency_ms=getattr(args, "member_latency_ms", None),
-        latency_reward=getattr(args, "latency_reward", "hard"),
-    )
+    return budget_of(args)
 
 
-# The data sets `trainers.data` registers, with their default preset (a test keeps them equal).
-DEFAULT_SPACES = {
-    "digits": "digits",
-    "cifar10": "cifar",
-    "cifar100": "cifar",
-    "imagefolder": "imagenet",
-}
-
-
-def space_for(args: argparse.Namespace, kind: str) -> SearchSpace:
+def space_for(args: argparse.Namespace, kind: SpaceKind) -> SearchSpace:
     """--space, or the data set's preset of the requested kind (`digits`, `digits-hetero`, ...)."""
-    from space.search_space import load_space
-    from trainers.data import DATASETS
-
-    DATASETS.get(args.data)  # an unknown data set is an error before anything else
-    name = args.space or DEFAULT_SPACES[args.data] + ("-hetero" if kind == "heterogeneous" else "")
-    if name not in preset_names() and not args.space:
-        raise ConfigError(f"no {kind} preset for data set '{args.data}'; give --space FILE")
-    space = load_space(name)
-    if space.kind != kind:
-        raise ConfigError(f"space '{space.name}' is {space.kind}, not {kind} (--space-kind)")
-    if getattr(args, "init", None):  # recipe init for every candidate (README, Go Wide...)
-        space = space.with_recipe(init=args.init)
-    return space
+    return space_of(options_from(args), kind)
 
 
 def search_config(args: argparse.Namespace, space: SearchSpace) -> SearchConfig:
-    from searcher.run.config import SearchConfig
-
-    return SearchConfig(
-        space=space,
-        data=args.data,
-        data_dir=args.data_dir,
-        data_mode=args.data_mode or "auto",
-        data_workers=args.data_workers,
-        storage=args.storage,
-        study=args.study,
-        n_trials=args.n_trials,
-        timeout_s=args.timeout,
-        budget=budget_from(args),
-        objective=args.objective,
-        device=args.device,
-        seed=args.seed,
-        runs_dir=Path(args.runs_dir),
-        stopping=stopping_from(args),
-        asha_eta=args.asha_eta,
-        asha_min_epochs=args.asha_min_epochs,
-        heartbeat_s=args.heartbeat_s,
-        devices_per_trial=getattr(args, "devices_per_trial", 1),  # `compare` has no pool
-        latency_runtime=args.latency_runtime,
-    )
+    return api_search_config(options_from(args), space)
 
 
 def apply_config_file(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> None:
@@ -234,9 +193,7 @@ def at_least_two(text: str) -> int:
 
 def stopping_from(args: argparse.Namespace) -> str:
     """--stopping, with --no-pruning kept as the old spelling of `none`."""
-    if args.no_pruning and args.stopping not in (None, "none"):
-        raise ConfigError(f"--no-pruning means --stopping none, not {args.stopping}; give one")
-    return "none" if args.no_pruning else args.stopping or "asha"
+    return stopping_of(options_from(args))
 
 
 def add_pool_arguments(parser: argparse.ArgumentParser, cpu_flag: str) -> None:
