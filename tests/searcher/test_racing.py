@@ -1,0 +1,89 @@
+"""Racing on hand-made points: who gets a further seed, what stays a tie, the cap."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from searcher.run.racing import next_seeds
+from searcher.study.contest import Point, mean_front, seed_spread, ties, unresolved_pairs
+
+SPREAD = 0.01  # one seed's standard deviation: one point of accuracy
+
+
+def point(key: int, cost: float, *accuracies: float) -> Point:
+    return Point(key, cost, tuple(accuracies))
+
+
+def test_seed_spread_pools_within_point_deviations_and_falls_back_to_the_prior() -> None:
+    assert seed_spread([point(0, 1, 0.9)], prior=0.02) == 0.02
+    pooled = seed_spread(
+        [point(0, 1, 0.90, 0.92), point(1, 2, 0.80, 0.80, 0.83), point(2, 3, 0.5)], 0.5
+    )
+    # squares: 2 * 0.01^2 + (0.01^2 + 0.01^2 + 0.02^2); freedom: 1 + 2
+    assert pooled == pytest.approx(math.sqrt((0.0002 + 0.0006) / 3))
+
+
+def test_mean_front_is_on_seed_means_cheapest_first() -> None:
+    lucky = point(1, 2, 0.99, 0.85)  # one lucky seed, mean 0.92
+    front = mean_front([point(0, 1, 0.93), lucky, point(2, 3, 0.95), point(3, 3, 0.94)])
+    assert [p.key for p in front] == [0, 2]
+
+
+def test_a_clear_loser_gets_no_further_seed() -> None:
+    points = [point(0, 1, 0.90), point(1, 2, 0.97), point(2, 3, 0.80)]  # 2 is 17 points behind
+    assert 2 not in next_seeds(points, SPREAD)
+    assert all(2 not in pair for pair in unresolved_pairs(points, SPREAD))
+
+
+def test_a_contested_front_point_gets_one() -> None:
+    # 1 is on the front, half a point above the cheaper 0: one seed cannot tell them apart.
+    points = [point(0, 1, 0.950), point(1, 2, 0.955), point(2, 3, 0.99)]
+    chosen = next_seeds(points, SPREAD)
+    assert set(chosen) == {0, 1} and chosen.count(1) == 1
+    assert 2 not in chosen  # ten standard errors ahead of 1: resolved
+
+
+def test_a_point_in_the_shadow_of_a_clear_dominator_gets_none() -> None:
+    # 2 is level with 1 but 0 (cheaper) is far above it: 2's place does not hang on 1.
+    points = [point(0, 1, 0.99), point(1, 2, 0.900), point(2, 3, 0.899)]
+    assert next_seeds(points, SPREAD) == []
+
+
+def test_most_contested_first() -> None:
+    points = [point(0, 1, 0.950), point(1, 2, 0.965), point(2, 3, 0.9651)]
+    chosen = next_seeds(points, SPREAD)
+    assert chosen[:2] == [1, 2]  # their gap is 0.01 points; 0 and 1 are 1.5 points apart
+    assert set(chosen) == {0, 1, 2}
+
+
+def test_the_cap_holds() -> None:
+    points = [point(0, 1, 0.95, 0.96, 0.95), point(1, 2, 0.955)]
+    assert next_seeds(points, SPREAD, cap=3) == [1]
+    assert next_seeds(points, SPREAD, cap=2) == [1]
+    assert next_seeds([point(0, 1, 0.95, 0.96), point(1, 2, 0.955, 0.96)], SPREAD, cap=2) == []
+
+
+def test_a_tie_stays_a_tie() -> None:
+    a = point(0, 1, 0.950, 0.952, 0.948)
+    b = point(1, 2, 0.951, 0.953, 0.949)
+    assert next_seeds([a, b], SPREAD, cap=3) == []
+    assert ties([a, b], SPREAD, cap=3) == {frozenset({0, 1})}
+    assert ties([a, b], SPREAD, cap=4) == set()  # below the cap it is still being raced
+
+
+def test_a_resolved_pair_is_no_tie() -> None:
+    a = point(0, 1, 0.90, 0.90, 0.90)
+    b = point(1, 2, 0.95, 0.95, 0.95)
+    assert ties([a, b], SPREAD, cap=3) == set() and next_seeds([a, b], SPREAD) == []
+
+
+def test_equal_cost_points_race_each_other() -> None:
+    points = [point(0, 1, 0.950), point(1, 1, 0.951)]
+    assert set(next_seeds(points, SPREAD)) == {0, 1}
+
+
+def test_a_point_needs_an_accuracy() -> None:
+    with pytest.raises(ValueError, match="no accuracy"):
+        Point(0, 1.0, ())
