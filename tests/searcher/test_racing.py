@@ -18,11 +18,13 @@ def point(key: int, cost: float, *accuracies: float) -> Point:
 
 def test_seed_spread_pools_within_point_deviations_and_falls_back_to_the_prior() -> None:
     assert seed_spread([point(0, 1, 0.9)], prior=0.02) == 0.02
-    pooled = seed_spread(
-        [point(0, 1, 0.90, 0.92), point(1, 2, 0.80, 0.80, 0.83), point(2, 3, 0.5)], 0.5
-    )
-    # squares: 2 * 0.01^2 + (0.01^2 + 0.01^2 + 0.02^2); freedom: 1 + 2
-    assert pooled == pytest.approx(math.sqrt((0.0002 + 0.0006) / 3))
+    points = [point(0, 1, 0.90, 0.92), point(1, 2, 0.80, 0.80, 0.83), point(2, 3, 0.5)]
+    # squares: 2 * 0.01^2 + (0.01^2 + 0.01^2 + 0.02^2), freedom 1 + 2; the prior: 2 * 0.02^2, 2
+    assert seed_spread(points, 0.02) == pytest.approx(math.sqrt((0.0008 + 0.0008) / 5))
+
+
+def test_a_pair_of_agreeing_seeds_does_not_zero_the_spread() -> None:
+    assert seed_spread([point(0, 1, 0.95, 0.95)], 0.01) == pytest.approx(0.01 * math.sqrt(2 / 3))
 
 
 def test_mean_front_is_on_seed_means_cheapest_first() -> None:
@@ -51,11 +53,13 @@ def test_a_point_in_the_shadow_of_a_clear_dominator_gets_none() -> None:
     assert next_seeds(points, SPREAD) == []
 
 
-def test_most_contested_first() -> None:
+def test_fewest_seeds_first_then_most_contested() -> None:
     points = [point(0, 1, 0.950), point(1, 2, 0.965), point(2, 3, 0.9651)]
     chosen = next_seeds(points, SPREAD)
     assert chosen[:2] == [1, 2]  # their gap is 0.01 points; 0 and 1 are 1.5 points apart
     assert set(chosen) == {0, 1, 2}
+    points[1] = point(1, 2, 0.965, 0.965)
+    assert next_seeds(points, SPREAD)[-1] == 1  # its second seed is what it has over the others
 
 
 def test_the_cap_holds() -> None:
