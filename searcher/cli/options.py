@@ -136,6 +136,8 @@ def search_config(args: argparse.Namespace, space: SearchSpace) -> SearchConfig:
         heartbeat_s=args.heartbeat_s,
         devices_per_trial=getattr(args, "devices_per_trial", 1),  # `compare` has no pool
         latency_runtime=args.latency_runtime,
+        confirm_share=args.confirm_share,
+        confirm_seeds=args.confirm_seeds,
     )
 
 
@@ -223,6 +225,28 @@ def add_search_arguments(parser: argparse.ArgumentParser, n_trials: int) -> None
     parser.add_argument(
         "--asha-min-epochs", type=positive_int, default=2, help="MO-ASHA's lowest rung"
     )
+    add_confirm_arguments(parser)
+
+
+def add_confirm_arguments(parser: argparse.ArgumentParser) -> None:
+    """Racing (searcher/run/race_step.py): further seeds for the points the front hangs on."""
+    from searcher.run.racing import CAP, CONFIRM_SHARE
+
+    parser.add_argument("--confirm-share", type=share, default=CONFIRM_SHARE,
+                        help="most of the training epochs that go to confirmation seeds of "
+                        f"contested front points (0: none; default {CONFIRM_SHARE:g})")  # fmt: skip
+    parser.add_argument("--confirm-seeds", type=positive_int, default=CAP,
+                        help=f"seeds per contested point, its own run included (default {CAP})")  # fmt: skip
+
+
+def share(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"{text} must be >= 0 and < 1")
+    return value
 
 
 def at_least_two(text: str) -> int:
