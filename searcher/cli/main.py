@@ -31,7 +31,7 @@ from searcher.cli.options import (
     trial_numbers,
 )
 from searcher.study import attrs
-from searcher.study.frontier import pareto_front
+from searcher.study.frontier import front_view
 from searcher.study.open import OBJECTIVE_ATTRS, load_existing_study
 from searcher.study.records import with_confirmations
 from searcher.study.snapshot import read_snapshot
@@ -107,7 +107,8 @@ def cmd_frontier(args: argparse.Namespace) -> int:
     records = read_snapshot(storage, study.study_name)  # plain SQL: flat memory at 10 000 trials
     records = with_confirmations(records, study.user_attrs)  # `searcher confirm`'s seeds
     cost = OBJECTIVE_ATTRS.get(args.cost, args.cost)
-    front = pareto_front(records, cost)
+    view = front_view(records, cost)  # on seed means, with the seed spread and the ties
+    front = view.front
     if args.all:
         counts = Counter(r.status for r in records)
         summary = ", ".join(f"{n} {status}" for status, n in counts.most_common())
@@ -117,7 +118,7 @@ def cmd_frontier(args: argparse.Namespace) -> int:
     print(
         f"study '{study.study_name}': {len(records)} trials, {len(front)} on the accuracy-{args.cost} front"
     )
-    print(render(frontier_rows(front)))
+    print(render(frontier_rows(front, view)))
     return 0
 
 
