@@ -37,7 +37,7 @@ def worker_token() -> str:
 class SeedClaims:
     study: optuna.Study
     token: str = field(default_factory=worker_token)
-    settle_s: float = SETTLE_S
+    settle_s: float | None = None  # None: SETTLE_S
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.time  # wall clock: leases are read on other machines
 
@@ -50,7 +50,7 @@ class SeedClaims:
         if held is not None and held.get("worker") != self.token:
             return False
         self.write(number, seed, lease_s)
-        self.sleep(self.settle_s)
+        self.sleep(SETTLE_S if self.settle_s is None else self.settle_s)
         held = self.holder(number)
         return held is not None and held.get("worker") == self.token and held["seed"] == seed
 
