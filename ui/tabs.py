@@ -115,8 +115,8 @@ def frontier_tab(
             f"Most accurate within budget: trial {b['trial']}, {b['label']}: mean accuracy {b['mean_accuracy']:.4f} over {int(b['seeds'])} seed(s) at {b[cost]:.4g} ({cost_title}){tie}"
         )
     st.markdown(
-        f"**Pareto front on seed means: {len(front)} of {len(frame)} trials** (mean ± its "
-        f"standard error, seed spread {view.spread:.4f}; `tie with`: not told apart by the seeds)"
+        f"**Pareto front: {len(front)} of {len(frame)} trials**, on seed means (accuracy: mean ± "
+        f"its standard error, seed spread {view.spread:.4f}; `tie with`: not told apart by the seeds)"
     )
     front = front.assign(accuracy=[f"{m:.4f} ± {e:.4f}" for m, e in zip(front["mean_accuracy"], front["se"], strict=True)])  # fmt: skip
     columns = ["trial", "label", "accuracy", "seeds", "tie with", cost, "S", "width", "family",
