@@ -28,7 +28,7 @@ from searcher.run.recovery import pending_references, requeue_lost
 from searcher.run.summary import SearchSummary
 from searcher.run.trial_run import latency_excess, measure
 from searcher.study import attrs
-from searcher.study.frontier import pareto_front
+from searcher.study.frontier import FRONT_ATTR, front_summary, front_view
 from searcher.study.open import OBJECTIVE_ATTRS, open_study
 from searcher.study.records import TrialRecord, read_records
 from searcher.study.seeds import confirmation_runs, live_claims
@@ -186,6 +186,7 @@ class SearchLoop:
             if self.free_slot and self.racer.step():
                 summary.counts["confirmation runs"] = summary.counts.get("confirmation runs", 0) + 1
                 idle = 0
+                self.progress.front(self.publish_front())
                 continue
             status = self.one_trial()
             summary.counts[status] = summary.counts.get(status, 0) + 1
@@ -239,10 +240,15 @@ class SearchLoop:
         self.study.optimize(self.objective, n_trials=1, catch=(DivcoError, RuntimeError))
         status = self.objective.status
         if status == "trained":
-            self.progress.front(
-                pareto_front(read_records(self.study), OBJECTIVE_ATTRS[self.config.objective])
-            )  # on seed means (searcher/study/frontier.py)
+            self.progress.front(self.publish_front())
         return status
+
+    def publish_front(self) -> list[TrialRecord]:
+        """The front on seed means, also stored as a study attribute for peer clients."""
+        cost_key = OBJECTIVE_ATTRS[self.config.objective]
+        view = front_view(read_records(self.study), cost_key)
+        self.study.set_user_attr(FRONT_ATTR, front_summary(view, cost_key))
+        return view.front
 
     def wait_for_others(self, running: int) -> None:
         """Running trials of other workers either finish or, if their worker died, go stale."""

@@ -12,6 +12,9 @@ from searcher.study.contest import PRIOR_SPREAD, Point, seed_spread, unresolved_
 from searcher.study.records import TrialRecord
 
 COST_KEYS = (attrs.GFLOPS, attrs.PARAMS_M, attrs.LATENCY_MS)
+# Study attribute `searcher run` keeps up to date: divco's front for peer clients (optuna-dashboard,
+# `optuna studies`), whose own `best_trials` can only read each trial's first run.
+FRONT_ATTR = "front_on_seed_means"
 
 
 def seed_mean(record: TrialRecord) -> float | None:
@@ -92,3 +95,20 @@ def front_view(
         ties.setdefault(a, []).append(b)
         ties.setdefault(b, []).append(a)
     return FrontView(front, spread, {k: tuple(sorted(v)) for k, v in ties.items()})
+
+
+def front_summary(view: FrontView, cost_key: str) -> dict[str, object]:
+    """What FRONT_ATTR holds: the front's trials with mean, seeds and ties, cheapest first."""
+    return {
+        "cost": cost_key,
+        "seed_spread": round(view.spread, 6),
+        "trials": [
+            {
+                "trial": r.number,
+                "mean_accuracy": round(float(seed_mean(r)), 6),  # type: ignore[arg-type]
+                "seeds": view.seeds(r),
+                "tie_with": list(view.ties.get(r.number, ())),
+            }
+            for r in view.front
+        ],
+    }

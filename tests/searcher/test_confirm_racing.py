@@ -20,6 +20,7 @@ from searcher.run.race_step import Ledger, ledger
 from searcher.run.seed_claim import SeedClaims
 from searcher.run.trial_run import TrialOutcome
 from searcher.study import attrs
+from searcher.study.frontier import FRONT_ATTR, pareto_front
 from searcher.study.records import read_records
 from searcher.study.seeds import claim_key, confirmation_runs, confirmations
 
@@ -98,6 +99,8 @@ def test_contested_points_get_seeds_that_take_slots_of_the_target(
         assert len(seeds) <= 3
     out = capsys.readouterr().out
     assert "[confirm trial" in out and "confirmation runs" in out and "tie with" in out
+    published = study.user_attrs[FRONT_ATTR]  # what a peer client can read
+    assert [t["trial"] for t in published["trials"]] == [r.number for r in pareto_front(read_records(study))]  # fmt: skip
 
 
 def test_no_share_no_confirmation(
