@@ -19,7 +19,7 @@ from searcher.run.loop import SPLIT_SEED
 from searcher.run.seed_claim import SeedClaims
 from searcher.run.seed_runs import Trainer, further_seeds, lease_for, stored_runs, train_seed
 from searcher.study import attrs
-from searcher.study.frontier import pareto_front, seed_mean
+from searcher.study.frontier import FRONT_ATTR, front_summary, front_view, pareto_front, seed_mean
 from searcher.study.open import OBJECTIVE_ATTRS, load_existing_study
 from searcher.study.records import TrialRecord, read_records
 from searcher.study.storage import open_storage
@@ -75,8 +75,10 @@ def confirm(
         f"{request.seeds} further seed(s) each")  # fmt: skip
     for record in chosen:
         confirm_trial(study, record, further_seeds(record, request.seeds), data, request, out, trainer)  # fmt: skip
-    confirmed = [r for r in read_records(study) if r.number in {c.number for c in chosen}]
+    records = read_records(study)
+    confirmed = [r for r in records if r.number in {c.number for c in chosen}]
     out(render(confirm_rows(confirmed)))
+    study.set_user_attr(FRONT_ATTR, front_summary(front_view(records, cost_key), cost_key))
     divided = divide_rows(read_records(study))
     if divided:
         out("divide or widen: each divided network against its S=1 network, seed by seed")
