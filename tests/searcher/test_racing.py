@@ -91,3 +91,21 @@ def test_equal_cost_points_race_each_other() -> None:
 def test_a_point_needs_an_accuracy() -> None:
     with pytest.raises(ValueError, match="no accuracy"):
         Point(0, 1.0, ())
+
+
+def test_comparing_only_points_near_the_front_loses_no_pair(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import random
+
+    import searcher.study.contest as contest
+
+    rng = random.Random(7)
+    points = [
+        point(k, rng.choice([1, 2, 3, 4, 5, 6]), *(rng.gauss(0.9, 0.03) for _ in range(rng.randint(1, 3))))
+        for k in range(120)
+    ]  # fmt: skip
+    filtered = unresolved_pairs(points, SPREAD)
+    assert len(contest.near_front(points, SPREAD)) < len(points) / 2
+    monkeypatch.setattr(contest, "near_front", lambda points, spread, z: list(points))
+    assert filtered == unresolved_pairs(points, SPREAD) != []
