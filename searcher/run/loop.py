@@ -24,6 +24,7 @@ from searcher.run.config import SearchConfig
 from searcher.run.objective import TrialObjective
 from searcher.run.progress import Progress
 from searcher.run.race_step import Racer
+from searcher.run.racing import RACE_WINDOW
 from searcher.run.recovery import pending_references, requeue_lost
 from searcher.run.summary import SearchSummary
 from searcher.run.trial_run import latency_excess, measure
@@ -169,6 +170,7 @@ class SearchLoop:
         )
         self.racer = Racer(self.study, prepared.data, config, progress)
         self.free_slot = False  # set by work_left: a slot no trial or reference holds
+        self.slots_done = 0  # trainings finished, trials and confirmation runs (work_left)
 
     def run(self) -> SearchSummary:
         config, summary = self.config, SearchSummary(self.config.study_name, self.prepared.url)
@@ -183,7 +185,7 @@ class SearchLoop:
                 break
             if not self.work_left():
                 break
-            if self.free_slot and self.racer.step():
+            if self.free_slot and self.racing_open(start) and self.racer.step():
                 summary.counts["confirmation runs"] = summary.counts.get("confirmation runs", 0) + 1
                 idle = 0
                 self.progress.front(self.publish_front())
@@ -213,6 +215,7 @@ class SearchLoop:
         if pending:  # the target never stops a study before its references are trained
             return True
         done, running = slots_used(self.study)
+        self.slots_done = done
         confirms = sum(confirmation_count(self.study))
         self.objective.target = self.target - confirms  # the slots left to trials
         if done >= self.target and not running_references:
@@ -222,6 +225,14 @@ class SearchLoop:
         else:
             self.free_slot = True
         return True
+
+    def racing_open(self, start: float) -> bool:
+        """Racing takes slots only in the run's last RACE_WINDOW, of its slots or its timeout."""
+        config = self.config
+        by_slots = self.slots_done >= self.target - RACE_WINDOW * config.n_trials
+        elapsed = time.perf_counter() - start
+        by_time = config.timeout_s is not None and elapsed >= (1 - RACE_WINDOW) * config.timeout_s
+        return by_slots or by_time
 
     def count_failures(self, status: str) -> None:
         """A failure that repeats for every candidate (a bad device, a full disk) stops the run

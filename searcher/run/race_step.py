@@ -1,10 +1,10 @@
 """Racing inside `searcher run`: before each new trial the worker may spend the slot on one more
 seed of a point whose place on the front is not resolved (searcher/run/racing.py).
 
-A slot goes to racing when the study holds RACE_AFTER trained points, some contested point is
-below the seed cap and no other worker trains it now, and the run fits the share: confirmation
-epochs, this run's included, stay within `confirm_share` of all the study's training epochs
-(trials and confirmation runs). Each confirmation run takes one slot of the trial target, as a
+A slot goes to racing when the study holds RACE_AFTER trained points, the run is in its last
+RACE_WINDOW (searcher/run/loop.py), some contested point is below the seed cap and no other
+worker trains it now, and the run fits the share: confirmation epochs, this run's included, stay
+within `confirm_share` of all the study's training epochs (trials and confirmation runs). Each confirmation run takes one slot of the trial target, as a
 trial does (searcher/run/loop.py), so `--n-trials` counts trainings, not candidates.
 """
 

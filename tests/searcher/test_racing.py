@@ -62,6 +62,12 @@ def test_fewest_seeds_first_then_most_contested() -> None:
     assert next_seeds(points, SPREAD)[-1] == 1  # its second seed is what it has over the others
 
 
+def test_front_points_before_the_points_that_could_join_it() -> None:
+    # 1 is off the front (0 is cheaper and level), 2 is on it: 2 goes first though 1 is closer.
+    points = [point(0, 1, 0.950), point(1, 2, 0.9499), point(2, 3, 0.960)]
+    assert next_seeds(points, SPREAD) == [0, 2, 1]
+
+
 def test_the_cap_holds() -> None:
     points = [point(0, 1, 0.95, 0.96, 0.95), point(1, 2, 0.955)]
     assert next_seeds(points, SPREAD, cap=3) == [1]
