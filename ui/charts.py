@@ -9,7 +9,7 @@ from ui.data import SERIES
 
 Y_TITLE = "ensemble accuracy (validation)"
 TOOLTIP = ["trial", "label", "status", "series", "family", "depth", "width", "groups", "S",
-           "image_size", "accuracy", "members", "test_accuracy", "gflops", "params_m",
+           "image_size", "accuracy", "mean_accuracy", "seeds", "members", "test_accuracy", "gflops", "params_m",
            "latency_ms", "latency_how", "latency_concurrent_b1", "latency_sequential_b1",
            "latency_undivided_b1",
            "latency_unstable", "device",
@@ -36,13 +36,16 @@ def _cost_scale(frame: pd.DataFrame, cost: str) -> alt.Scale:
 
 def frontier_chart(frame: pd.DataFrame, front: pd.DataFrame, cost: str, cost_title: str,
                    budget: float | None, best: pd.DataFrame, note: str = "") -> alt.Chart:  # fmt: skip
-    """Every trial a point (colour = S, shape = family), the Pareto front a line, the region over
+    """Every trial a point at its mean over seeds (colour = S, shape = family), the Pareto front
+    on those means a line, error bars where `frame` has a standard error (`se`), the region over
     the budget shaded and the best candidate within it ringed. `note` (on the chart) says when
     the points were thinned (ui.thinning)."""
     x = alt.X(f"{cost}:Q", title=cost_title, scale=_cost_scale(frame, cost))
     # padding: the ring round the best trial stays whole at the top of the chart
     y_scale = alt.Scale(zero=False, padding=14)
-    y = alt.Y("accuracy:Q", title=Y_TITLE, scale=y_scale)
+    field = "mean_accuracy" if "mean_accuracy" in frame.columns else "accuracy"
+    y = alt.Y(f"{field}:Q", title=Y_TITLE + (", mean over seeds" if field != "accuracy" else ""),
+              scale=y_scale)  # fmt: skip
     full = frame
     frame, front, best = _only(frame, cost, *TOOLTIP), _only(front, cost), _only(best, cost)
     points = alt.Chart(frame).mark_point(filled=True, size=90, opacity=0.85).encode(
@@ -82,18 +85,22 @@ def frontier_chart(frame: pd.DataFrame, front: pd.DataFrame, cost: str, cost_tit
 
 
 def _seed_error_bars(frame: pd.DataFrame, cost: str, x: alt.X) -> list[alt.Chart]:
-    """Mean ± std over seeds where `searcher confirm` ran: a bar and a tick at the mean."""
-    if "confirm_mean" not in frame.columns or frame["confirm_mean"].isna().all():
+    """A bar and a tick at the mean: mean ± its standard error where the frame has one (`se`:
+    the front and the confirmed trials), else mean ± std over the confirmed seeds."""
+    if "se" in frame.columns and frame["se"].notna().any():
+        rows = frame[frame["se"].notna()]
+        mean, half, what = rows["mean_accuracy"], rows["se"], "standard error"
+    elif "confirm_mean" in frame.columns and frame["confirm_mean"].notna().any():
+        rows = frame[frame["confirm_mean"].notna()]
+        mean, half, what = rows["confirm_mean"], rows["confirm_std"], "seeds std"
+    else:
         return []
-    confirmed = frame[frame["confirm_mean"].notna()]
     bars = pd.DataFrame({
-        "trial": confirmed["trial"], cost: confirmed[cost],
-        "seeds mean": confirmed["confirm_mean"], "seeds std": confirmed["confirm_std"],
-        "low": confirmed["confirm_mean"] - confirmed["confirm_std"],
-        "high": confirmed["confirm_mean"] + confirmed["confirm_std"],
-        "seeds": confirmed["confirm_seeds"],
+        "trial": rows["trial"], cost: rows[cost], "seeds mean": mean, what: half,
+        "low": mean - half, "high": mean + half, "seeds": rows.get("seeds", rows.get("confirm_seeds")),
+        "tie with": rows.get("tie with", ""),
     })  # fmt: skip
-    tip = ["trial", "seeds mean", "seeds std", "seeds"]
+    tip = ["trial", "seeds mean", what, "seeds", "tie with"]
     low, mean = alt.Y("low:Q", title=Y_TITLE), alt.Y("seeds mean:Q", title=Y_TITLE)
     rule = alt.Chart(bars).mark_rule(color="#333", strokeWidth=2)
     tick = alt.Chart(bars).mark_tick(color="#333", thickness=2, size=12)
@@ -105,7 +112,7 @@ def _seed_error_bars(frame: pd.DataFrame, cost: str, x: alt.X) -> list[alt.Chart
 
 def _only(frame: pd.DataFrame, cost: str, *columns: str) -> pd.DataFrame:
     """The columns a layer draws or shows: every other column would travel to the browser too."""
-    wanted = dict.fromkeys(["trial", cost, "accuracy", "S", "family", *columns])
+    wanted = dict.fromkeys(["trial", cost, "accuracy", "mean_accuracy", "S", "family", *columns])
     return frame[[c for c in wanted if c in frame.columns]]
 
 

@@ -10,7 +10,7 @@ import pandas as pd
 import yaml
 
 from searcher.study import attrs
-from searcher.study.frontier import pareto_front
+from searcher.study.frontier import FrontView, front_view, pareto_front, seed_mean
 from searcher.study.records import TrialRecord, read_records
 
 COST_AXES = {
@@ -78,6 +78,12 @@ def trial_row(r: TrialRecord, study: str = "") -> dict[str, Any]:
         "series": series_of(c) if c else "?",
         "reference": bool(r.attrs.get(attrs.REFERENCE)),
         "accuracy": r.accuracy,
+        # the front is on seed means (searcher/study/frontier.py): the trial's own run alone
+        # until racing or `searcher confirm` gave it further seeds
+        "mean_accuracy": seed_mean(r) if r.accuracy is not None else None,
+        "seeds": (len(r.attrs.get(attrs.CONFIRM_SEEDS) or ()) or 1)
+        if r.accuracy is not None
+        else None,
         "test_accuracy": r.attrs.get(attrs.TEST_ACCURACY),
         "members": " ".join(f"{a:.3f}" for a in r.attrs.get(attrs.MEMBER_ACCURACIES, [])),
         "device": r.attrs.get(attrs.DEVICE),
@@ -111,3 +117,17 @@ def base_label(label: str) -> str:
 def front_numbers(records: list[TrialRecord], cost_key: str) -> list[int]:
     """Trial numbers on the Pareto front: the same function as `searcher frontier`."""
     return [r.number for r in pareto_front(records, cost_key)]
+
+
+def view_of(records: list[TrialRecord], cost_key: str) -> FrontView:
+    """The front with its seed spread and ties: `searcher frontier`'s view."""
+    return front_view(records, cost_key)
+
+
+def with_errors(frame: pd.DataFrame, view: FrontView, trials: set[int]) -> pd.DataFrame:
+    """`frame`'s rows of `trials` with the standard error of each mean (the study's seed
+    spread / sqrt(seeds)) and the trials each is tied with (`tie with`)."""
+    rows = frame[frame["trial"].isin(trials)].copy()
+    rows["se"] = view.spread / rows["seeds"].astype(float) ** 0.5
+    rows["tie with"] = [" ".join(f"#{n}" for n in view.ties.get(int(t), ())) for t in rows["trial"]]
+    return rows

@@ -16,10 +16,11 @@ from typing import Any
 import optuna
 import pandas as pd
 
+from searcher.study.frontier import FrontView
 from searcher.study.records import TrialRecord, with_confirmations
 from searcher.study.seeds import confirmation_key, confirmations
 from searcher.study.snapshot import TrialSource
-from ui.data import frame_of, front_numbers, trial_row
+from ui.data import frame_of, front_numbers, trial_row, view_of
 
 MEMO_ENTRIES = 64  # derived values kept per revision (a budget slider makes a few)
 
@@ -100,6 +101,11 @@ class StudyReader:
         """Pareto-front trial numbers (`searcher frontier`'s function), once per revision."""
         records = self._ordered
         return self.memo(("front", cost), lambda: front_numbers(records, cost))
+
+    def view(self, cost: str) -> FrontView:
+        """The front with the seed spread and its ties, once per revision."""
+        records = self._ordered
+        return self.memo(("view", cost), lambda: view_of(records, cost))
 
 
 class StorageReader:

@@ -13,7 +13,7 @@ import streamlit as st
 from searcher.study.storage import redact
 from searcher.study.tables import divide_rows
 from ui import charts
-from ui.data import HIDDEN_BY_DEFAULT, SERIES, base_label, candidate_yaml
+from ui.data import HIDDEN_BY_DEFAULT, SERIES, base_label, candidate_yaml, with_errors
 from ui.reader import StudyReader
 from ui.thinning import MAX_POINTS, thin
 
@@ -46,8 +46,8 @@ def readable(table: pd.DataFrame, costs: list[str]) -> pd.DataFrame:
     table = table.copy()
     for column in costs:
         table[column] = table[column].map(lambda v: "-" if pd.isna(v) else f"{v:.4g}")
-    table["accuracy"] = table["accuracy"].map(lambda v: f"{v:.4f}")
-    for column in {"S", "width", "image_size", "trial"} & set(table.columns):
+    table["accuracy"] = table["accuracy"].map(lambda v: v if isinstance(v, str) else f"{v:.4f}")
+    for column in {"S", "width", "image_size", "trial", "seeds"} & set(table.columns):
         table[column] = table[column].astype("Int64")
     return table
 
@@ -82,16 +82,21 @@ def frontier_tab(
         st.info("No trial with an accuracy and this cost yet: the search is still starting.")
         return shown
     budget = budget_control(shown, cost, cost_title)
-    front = frame[frame["trial"].isin(reader.front(cost))].sort_values(cost)
+    view = reader.view(cost)  # the front on seed means, the seed spread and the ties
+    confirmed = set(frame.loc[frame["seeds"].fillna(1) > 1, "trial"])
+    errors = with_errors(frame, view, {r.number for r in view.front} | confirmed)
+    shown = shown.merge(errors[["trial", "se", "tie with"]], on="trial", how="left")
+    front = errors[errors["trial"].isin(reader.front(cost))].sort_values(cost)
     trained = frame[(frame["status"] == "trained") & frame[cost].notna()]
     within = trained if budget is None else trained[trained[cost] <= budget]
-    best = within.sort_values(["accuracy", cost], ascending=[False, True]).head(1)
+    best = within.sort_values(["mean_accuracy", cost], ascending=[False, True]).head(1)
     columns = st.columns(4)
     columns[0].metric("trials shown", len(shown))
     columns[1].metric("trained", int((frame["status"] == "trained").sum()))
     columns[2].metric("Pareto-optimal", len(front))
     columns[3].metric(
-        "best within budget", f"{best['accuracy'].iloc[0]:.4f}" if not best.empty else "none"
+        "best within budget (mean over seeds)",
+        f"{best['mean_accuracy'].iloc[0]:.4f}" if not best.empty else "none",
     )
     keep = {*front["trial"], *best["trial"]}
     selected = st.session_state.get(SELECTED)
@@ -104,11 +109,18 @@ def frontier_tab(
     draw(st, reader, ("frontier", cost, budget, show_hidden, extra), chart)
     if not best.empty:
         b = best.iloc[0]
+        tied = [int(t) for t in view.ties.get(int(b["trial"]), ()) if t in set(within["trial"])]
+        tie = f"; a tie with trial(s) {', '.join(map(str, tied))}: the seeds do not tell them apart" if tied else ""  # fmt: skip
         st.success(
-            f"Most accurate within budget: trial {b['trial']}, {b['label']}: accuracy {b['accuracy']:.4f} at {b[cost]:.4g} ({cost_title})"
+            f"Most accurate within budget: trial {b['trial']}, {b['label']}: mean accuracy {b['mean_accuracy']:.4f} over {int(b['seeds'])} seed(s) at {b[cost]:.4g} ({cost_title}){tie}"
         )
-    st.markdown(f"**Pareto front: {len(front)} of {len(frame)} trials**")
-    columns = ["trial", "label", "accuracy", cost, "S", "width", "family", "image_size", "members"]
+    st.markdown(
+        f"**Pareto front: {len(front)} of {len(frame)} trials**, on seed means (accuracy: mean ± "
+        f"its standard error, seed spread {view.spread:.4f}; `tie with`: not told apart by the seeds)"
+    )
+    front = front.assign(accuracy=[f"{m:.4f} ± {e:.4f}" for m, e in zip(front["mean_accuracy"], front["se"], strict=True)])  # fmt: skip
+    columns = ["trial", "label", "accuracy", "seeds", "tie with", cost, "S", "width", "family",
+               "image_size", "members"]  # fmt: skip
     table = readable(paged(front[columns], key="front-page"), costs=[cost])
     st.table(table.rename(columns={cost: cost_title}).set_index("trial"))
     return best

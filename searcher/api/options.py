@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from searcher.run.racing import CAP, CONFIRM_SHARE
 from space.errors import ConfigError
 from space.presets import preset_names
 
@@ -65,16 +66,21 @@ class SearchOptions:
     workers: int = 1  # CPU worker processes
     heartbeat_s: int = 10
     devices_per_trial: int = 1
+    confirm_share: float = CONFIRM_SHARE  # racing: further seeds for contested front points
+    confirm_seeds: int = CAP
 
     def __post_init__(self) -> None:
         """The checks the command line's argument types make, for callers that skip it."""
         positive = ("n_trials", "timeout", "budget_gflops", "budget_params_m",
                     "budget_latency_ms", "latency_batch", "member_latency_ms", "data_workers",
-                    "asha_min_epochs", "workers", "heartbeat_s", "devices_per_trial")  # fmt: skip
+                    "asha_min_epochs", "workers", "heartbeat_s", "devices_per_trial",
+                    "confirm_seeds")  # fmt: skip
         for name in positive:
             value = getattr(self, name)
             if value is not None and not value > 0:
                 raise ConfigError(f"{name} must be > 0, not {value}")
+        if not 0 <= self.confirm_share < 1:
+            raise ConfigError(f"confirm_share must be >= 0 and < 1, not {self.confirm_share}")
         if self.asha_eta < 2:
             raise ConfigError(f"asha_eta must be >= 2, not {self.asha_eta}")
 
@@ -153,4 +159,6 @@ def search_config(options: SearchOptions, space: SearchSpace | None = None) -> S
         heartbeat_s=options.heartbeat_s,
         devices_per_trial=options.devices_per_trial,
         latency_runtime=options.latency_runtime,
+        confirm_share=options.confirm_share,
+        confirm_seeds=options.confirm_seeds,
     )

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from searcher.study import attrs
-from searcher.study.frontier import pareto_front
+from searcher.study.frontier import front_view
 from searcher.study.open import OBJECTIVE_ATTRS, load_existing_study
 from searcher.study.records import TrialRecord, with_confirmations
 from searcher.study.snapshot import read_snapshot
@@ -27,13 +27,14 @@ Cost = Literal["gflops", "params_m", "latency"]
 # The columns of a point, in order (a CSV header; `candidate` and `seeds` are JSON in a cell).
 POINT_KEYS = ("trial", "status", "label", "accuracy", "accuracy_mean", "accuracy_std",
               "seeds", "gflops", "params_m", "latency_ms", "latency_mode", "latency_stable",
-              "candidate")  # fmt: skip
+              "candidate", "tie_with")  # fmt: skip
 
 
-def point(record: TrialRecord) -> dict[str, Any]:
+def point(record: TrialRecord, tie_with: Sequence[int] = ()) -> dict[str, Any]:
     """One trial as plain JSON values. `accuracy` is the search's (one seed); `accuracy_mean`
-    and `accuracy_std` are over every seed (`searcher confirm`), `std` null with one seed;
-    `seeds` maps each seed to its validation accuracy."""
+    and `accuracy_std` are over every seed (racing and `searcher confirm`), `std` null with one
+    seed; `seeds` maps each seed to its validation accuracy; `tie_with`: the trials whose order
+    against this front point the seeds have not resolved."""
     a = record.attrs
     seeds = a.get(attrs.CONFIRM_SEEDS) or (
         {str(a[attrs.SEED]): record.accuracy}
@@ -55,6 +56,7 @@ def point(record: TrialRecord) -> dict[str, Any]:
         "latency_mode": a.get(attrs.LATENCY_MODE),
         "latency_stable": latency_stable(a),
         "candidate": record.candidate,
+        "tie_with": list(tie_with),
     }
 
 
@@ -93,8 +95,9 @@ class Study:
     def points(self, cost: Cost = "gflops", every: bool = False) -> list[dict[str, Any]]:
         """The accuracy-cost Pareto front, cheapest first (`every`: all trials by number)."""
         records = self.records()
-        chosen = records if every else pareto_front(records, OBJECTIVE_ATTRS.get(cost, cost))
-        return [point(r) for r in chosen]
+        view = front_view(records, OBJECTIVE_ATTRS.get(cost, cost))  # seed means, ties
+        chosen = records if every else view.front
+        return [point(r, view.ties.get(r.number, ())) for r in chosen]
 
     def front(self, cost: Cost = "gflops") -> pd.DataFrame:
         """The front as a data frame, one row per point, indexed by trial number."""

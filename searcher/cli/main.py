@@ -18,7 +18,7 @@ from typing import Any, Literal, get_args
 
 import optuna
 
-from searcher.api.results import POINT_KEYS, csv_cells, open_study, point
+from searcher.api.results import POINT_KEYS, csv_cells, open_study
 from searcher.cli.options import (
     OneLineErrorParser,
     add_budget_arguments,
@@ -33,7 +33,7 @@ from searcher.cli.options import (
     positive_int,
     trial_numbers,
 )
-from searcher.study.frontier import pareto_front
+from searcher.study.frontier import front_view
 from searcher.study.open import OBJECTIVE_ATTRS, load_existing_study
 from searcher.study.storage import default_storage_url, open_storage
 from searcher.study.tables import frontier_rows, render, space_rows, trial_rows
@@ -93,12 +93,12 @@ def cmd_worker(args: argparse.Namespace) -> int:
 def cmd_frontier(args: argparse.Namespace) -> int:
     url = args.storage or default_storage_url(Path(args.runs_dir))
     study = open_study(url, args.study)
-    records = study.records()  # plain SQL: flat memory at 10 000 trials
-    front = pareto_front(records, OBJECTIVE_ATTRS.get(args.cost, args.cost))
-    shown = records if args.all else front
     if args.format != "table":  # data: one object per trial, the API's points
-        print_points([point(r) for r in shown], args.format)
+        print_points(study.points(args.cost, every=args.all), args.format)
         return 0
+    records = study.records()  # plain SQL: flat memory at 10 000 trials, with confirmations
+    view = front_view(records, OBJECTIVE_ATTRS.get(args.cost, args.cost))  # seed means, ties
+    front = view.front
     if args.all:
         counts = Counter(r.status for r in records)
         summary = ", ".join(f"{n} {status}" for status, n in counts.most_common())
@@ -108,7 +108,7 @@ def cmd_frontier(args: argparse.Namespace) -> int:
     print(
         f"study '{study.name}': {len(records)} trials, {len(front)} on the accuracy-{args.cost} front"
     )
-    print(render(frontier_rows(front)))
+    print(render(frontier_rows(front, view)))
     return 0
 
 

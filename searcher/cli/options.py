@@ -182,6 +182,28 @@ def add_search_arguments(parser: argparse.ArgumentParser, n_trials: int) -> None
     parser.add_argument(
         "--asha-min-epochs", type=positive_int, default=2, help="MO-ASHA's lowest rung"
     )
+    add_confirm_arguments(parser)
+
+
+def add_confirm_arguments(parser: argparse.ArgumentParser) -> None:
+    """Racing (searcher/run/race_step.py): further seeds for the points the front hangs on."""
+    from searcher.run.racing import CAP, CONFIRM_SHARE
+
+    parser.add_argument("--confirm-share", type=share, default=CONFIRM_SHARE,
+                        help="most of the training epochs that go to confirmation seeds of "
+                        f"contested front points (0: none; default {CONFIRM_SHARE:g})")  # fmt: skip
+    parser.add_argument("--confirm-seeds", type=positive_int, default=CAP,
+                        help=f"seeds per contested point, its own run included (default {CAP})")  # fmt: skip
+
+
+def share(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"{text} must be >= 0 and < 1")
+    return value
 
 
 def at_least_two(text: str) -> int:

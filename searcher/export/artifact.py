@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from searcher.export.choice import describe_choice, pick_trial, tied_with
 from searcher.export.files import write_manifest, write_readme
 from searcher.export.verify import Verification, verify
 from searcher.run.loop import SPLIT_SEED
@@ -54,47 +55,6 @@ class ExportRequest:
     runs_dir: Path | None = None  # where an image folder's index is cached (as `searcher run`)
 
 
-def within(record: TrialRecord, budget: Budget) -> bool:
-    limits = (
-        (budget.gflops, attrs.GFLOPS),
-        (budget.params_m, attrs.PARAMS_M),
-        (budget.latency_ms, attrs.LATENCY_MS),
-    )
-    return all(limit is None or (record.cost(key) or 0.0) <= limit for limit, key in limits)
-
-
-def pick_trial(
-    records: Sequence[TrialRecord], number: int | None, budget: Budget | None
-) -> TrialRecord:
-    """The named trial, or the most accurate trained one within the budget (cheaper on ties).
-    Where trials within it were seed-confirmed (`searcher confirm`), the best confirmed mean
-    wins: one seed's accuracy is partly luck."""
-    if number is not None:
-        record = next((r for r in records if r.number == number), None)
-        if record is None:
-            raise ConfigError(f"no trial {number} in the study (it has {len(records)} trials)")
-        if record.status != "trained" or not record.attrs.get(attrs.CHECKPOINT):
-            raise ConfigError(
-                f"trial {number} has no checkpoint (status {record.status}); export a trained trial"
-            )
-        return record
-    trained = [r for r in records if r.status == "trained" and r.attrs.get(attrs.CHECKPOINT)]
-    if not trained:
-        raise ConfigError("the study has no trained trial to export")
-    fitting = [r for r in trained if budget is None or within(r, budget)]
-    if not fitting:
-        cheapest = min(trained, key=lambda r: r.cost(attrs.GFLOPS) or 0.0)
-        raise ConfigError(
-            f"no trained trial fits {budget.describe()}; the cheapest is trial {cheapest.number} "
-            f"({cheapest.label}) at {cheapest.cost(attrs.GFLOPS):.4g} GFLOPs, "
-            f"{cheapest.cost(attrs.LATENCY_MS) or 0:.3g} ms"
-        )
-    confirmed = [r for r in fitting if r.attrs.get(attrs.CONFIRM_MEAN) is not None]
-    if confirmed:
-        return max(confirmed, key=lambda r: (r.attrs[attrs.CONFIRM_MEAN], -(r.cost(attrs.GFLOPS) or 0.0)))  # fmt: skip
-    return max(fitting, key=lambda r: (r.accuracy, -(r.cost(attrs.GFLOPS) or 0.0)))
-
-
 def check_out_dir(out: Path, force: bool) -> None:
     if out.exists() and not out.is_dir():
         raise ConfigError(f"output {out} exists and is not a directory")
@@ -107,7 +67,11 @@ def check_out_dir(out: Path, force: bool) -> None:
 def export(request: ExportRequest, out: Callable[[str], None] = print) -> Verification:
     check_out_dir(request.out, request.force)
     study = load_existing_study(open_storage(request.storage), request.study)
-    record = pick_trial(read_records(study), request.trial, request.budget)
+    records = read_records(study)
+    record = pick_trial(records, request.trial, request.budget)
+    if request.trial is None:
+        for line in describe_choice(record, tied_with(records, record, request.budget)):
+            out(line)
     path = Path(record.attrs[attrs.CHECKPOINT])
     if not path.is_file():
         raise ConfigError(f"checkpoint {path} of trial {record.number} is missing")

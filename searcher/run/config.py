@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from searcher.run.racing import CAP, CONFIRM_SHARE
 from searcher.study.open import Objective
 from space.budget import Budget
 from space.search_space import SearchSpace
@@ -50,6 +51,10 @@ class SearchConfig:
     # Processes (and devices) per trial: the batch split over them (trainers.train.distributed).
     devices_per_trial: int = 1
     trial_devices: tuple[str, ...] = ()  # this worker's devices for them (default: `device`)
+    # Racing (searcher/run/race_step.py): the most of the study's training epochs confirmation
+    # runs may take (0: none), and the seeds per contested point, its own run included.
+    confirm_share: float = CONFIRM_SHARE
+    confirm_seeds: int = CAP
 
     @property
     def devices(self) -> tuple[str, ...]:

@@ -2,10 +2,9 @@
 seed's luck (on digits one validation image is 0.28 points, and a search trains each candidate
 once).
 
-Each further seed changes the training seed (member init, order, augmentation); the validation
-split stays the study's. Every finished run is stored at once (searcher/study/seeds.py), so an
-interrupted confirmation resumes where it stopped and never trains a run twice. Confirmation
-runs use the trial's full recipe and keep no checkpoint: the trial's own model is what exports.
+Every finished run is stored at once (searcher/run/seed_runs.py), so an interrupted
+confirmation resumes where it stopped and never trains a run twice; runs that racing inside
+`searcher run` stored are reused, and a seed a search trains right now is left to it.
 """
 
 from __future__ import annotations
@@ -17,14 +16,14 @@ from pathlib import Path
 import optuna
 
 from searcher.run.loop import SPLIT_SEED
+from searcher.run.seed_claim import SeedClaims
+from searcher.run.seed_runs import Trainer, further_seeds, lease_for, stored_runs, train_seed
 from searcher.study import attrs
-from searcher.study.frontier import pareto_front
+from searcher.study.frontier import FRONT_ATTR, front_summary, front_view, pareto_front, seed_mean
 from searcher.study.open import OBJECTIVE_ATTRS, load_existing_study
 from searcher.study.records import TrialRecord, read_records
-from searcher.study.seeds import confirmation_key, confirmations
 from searcher.study.storage import open_storage
 from searcher.study.tables import confirm_rows, divide_rows, render
-from space.candidate import Candidate
 from space.errors import ConfigError
 from trainers.data import DataSource, load_data
 from trainers.train.cotrain import train
@@ -58,18 +57,8 @@ def pick_trials(
     front = pareto_front(records, cost_key)
     if not front:
         raise ConfigError("the study has no trained trial to confirm")
-    chosen = sorted(front, key=lambda r: -r.accuracy)[:top] if top else front
+    chosen = sorted(front, key=lambda r: -seed_mean(r))[:top] if top else front  # type: ignore[operator]
     return sorted(chosen, key=lambda r: r.number)
-
-
-def further_seeds(record: TrialRecord, count: int) -> list[int]:
-    """The trial's own seed + 1, + 2, ...: the same seeds for every trial of a study, so two
-    confirmed trials can be compared seed by seed."""
-    own = int(record.attrs.get(attrs.SEED) or 0)
-    return [own + k for k in range(1, count + 1)]
-
-
-Trainer = Callable[..., object]  # trainers.train.cotrain.train; tests inject a counting one
 
 
 def confirm(
@@ -86,8 +75,10 @@ def confirm(
         f"{request.seeds} further seed(s) each")  # fmt: skip
     for record in chosen:
         confirm_trial(study, record, further_seeds(record, request.seeds), data, request, out, trainer)  # fmt: skip
-    confirmed = [r for r in read_records(study) if r.number in {c.number for c in chosen}]
+    records = read_records(study)
+    confirmed = [r for r in records if r.number in {c.number for c in chosen}]
     out(render(confirm_rows(confirmed)))
+    study.set_user_attr(FRONT_ATTR, front_summary(front_view(records, cost_key), cost_key))
     divided = divide_rows(read_records(study))
     if divided:
         out("divide or widen: each divided network against its S=1 network, seed by seed")
@@ -99,16 +90,14 @@ def confirm_trial(
     study: optuna.Study, record: TrialRecord, seeds: Sequence[int], data: DataSource,
     request: ConfirmRequest, out: Callable[[str], None], trainer: Trainer,
 ) -> None:  # fmt: skip
-    """Trains the seeds not stored yet, storing each run as soon as it ends."""
-    key = confirmation_key(record.number)
-    runs = confirmations(study.user_attrs).get(record.number) or {
-        str(record.attrs.get(attrs.SEED) or 0): record.accuracy
-    }
-    candidate = Candidate.from_dict(record.candidate)
+    """Trains the seeds not stored yet, storing each run as soon as it ends. A seed that a
+    search's racing trains right now (its lease, searcher/run/seed_claim.py) is left to it."""
+    claims = SeedClaims(study)
     for seed in seeds:
-        if str(seed) in runs:
+        if str(seed) in stored_runs(study, record):
             continue
-        result = trainer(candidate, data, seed=seed, device=request.device)
-        runs[str(seed)] = result.val.accuracy  # type: ignore[attr-defined]
-        study.set_user_attr(key, runs)
-        out(f"[trial {record.number}] {record.label} seed {seed}: {runs[str(seed)]:.4f}")
+        if not claims.take(record.number, seed, lease_for(record)):
+            out(f"[trial {record.number}] seed {seed}: another worker trains this trial, skipped")
+            continue
+        accuracy = train_seed(study, record, seed, data, request.device, trainer, claims)
+        out(f"[trial {record.number}] {record.label} seed {seed}: {accuracy:.4f}")

@@ -6,6 +6,8 @@ workers. Before each trial the loop enqueues lost candidates and untrained refer
 (recovery.py), then decides whether to go on: until the study holds its target of trained
 candidates (pruned ones included: they used compute) and every reference is trained;
 infeasible and duplicate proposals are stored so the sampler learns, but not counted.
+Confirmation runs (racing, searcher/run/race_step.py) take slots of the target too: before a
+new trial, a free slot may go to one more seed of a point the front hangs on.
 """
 
 from __future__ import annotations
@@ -21,13 +23,16 @@ from searcher.run.claim import counts_toward_target, fail_stale_trials
 from searcher.run.config import SearchConfig
 from searcher.run.objective import TrialObjective
 from searcher.run.progress import Progress
+from searcher.run.race_step import Racer
+from searcher.run.racing import RACE_WINDOW
 from searcher.run.recovery import pending_references, requeue_lost
 from searcher.run.summary import SearchSummary
 from searcher.run.trial_run import latency_excess, measure
 from searcher.study import attrs
-from searcher.study.frontier import pareto_front
+from searcher.study.frontier import FRONT_ATTR, front_summary, front_view
 from searcher.study.open import OBJECTIVE_ATTRS, open_study
 from searcher.study.records import TrialRecord, read_records
+from searcher.study.seeds import confirmation_runs, live_claims
 from searcher.study.storage import default_storage_url, open_storage
 from space.budget import Budget, over_budget
 from space.cost import estimate
@@ -118,12 +123,26 @@ def trained_count(study: optuna.Study) -> tuple[int, int]:
     return finished, running
 
 
+def confirmation_count(study: optuna.Study) -> tuple[int, int]:
+    """(confirmation runs stored, confirmation runs training right now): each takes a slot of
+    the target as a trial does (searcher/run/race_step.py)."""
+    study_attrs = study.user_attrs
+    return confirmation_runs(study_attrs), len(live_claims(study_attrs, time.time()))
+
+
+def slots_used(study: optuna.Study) -> tuple[int, int]:
+    """(finished trainings that count toward the target, trainings under way): trials and
+    confirmation runs alike."""
+    trials, confirms = trained_count(study), confirmation_count(study)
+    return trials[0] + confirms[0], trials[1] + confirms[1]
+
+
 def study_records(study_name: str, storage: str) -> list[TrialRecord]:
     return read_records(optuna.load_study(study_name=study_name, storage=open_storage(storage)))
 
 
 def target_of(study: optuna.Study, config: SearchConfig) -> int:
-    return config.n_trials + (trained_count(study)[0] if config.trial_target == "add" else 0)
+    return config.n_trials + (slots_used(study)[0] if config.trial_target == "add" else 0)
 
 
 def run_search(
@@ -149,6 +168,9 @@ class SearchLoop:
         self.objective = TrialObjective(
             prepared.space, prepared.data, config, progress, self.target
         )
+        self.racer = Racer(self.study, prepared.data, config, progress)
+        self.free_slot = False  # set by work_left: a slot no trial or reference holds
+        self.slots_done = 0  # trainings finished, trials and confirmation runs (work_left)
 
     def run(self) -> SearchSummary:
         config, summary = self.config, SearchSummary(self.config.study_name, self.prepared.url)
@@ -163,6 +185,11 @@ class SearchLoop:
                 break
             if not self.work_left():
                 break
+            if self.free_slot and self.racing_open(start) and self.racer.step():
+                summary.counts["confirmation runs"] = summary.counts.get("confirmation runs", 0) + 1
+                idle = 0
+                self.progress.front(self.publish_front())
+                continue
             status = self.one_trial()
             summary.counts[status] = summary.counts.get(status, 0) + 1
             idle = 0 if status in ("trained", "pruned", "failed", "surplus") else idle + 1
@@ -184,14 +211,28 @@ class SearchLoop:
         for label in requeue_lost(self.study, references, space.trial_params):
             self.progress.out(f"enqueued again: {label} (its last trial was lost or failed)")
         pending, running_references = pending_references(self.study, references, space.trial_params)
+        self.free_slot = False
         if pending:  # the target never stops a study before its references are trained
             return True
-        done, running = trained_count(self.study)
+        done, running = slots_used(self.study)
+        self.slots_done = done
+        confirms = sum(confirmation_count(self.study))
+        self.objective.target = self.target - confirms  # the slots left to trials
         if done >= self.target and not running_references:
             return False
         if done + running >= self.target or done >= self.target:
             self.wait_for_others(running)  # others hold the last slots or train a reference
+        else:
+            self.free_slot = True
         return True
+
+    def racing_open(self, start: float) -> bool:
+        """Racing takes slots only in the run's last RACE_WINDOW, of its slots or its timeout."""
+        config = self.config
+        by_slots = self.slots_done >= self.target - RACE_WINDOW * config.n_trials
+        elapsed = time.perf_counter() - start
+        by_time = config.timeout_s is not None and elapsed >= (1 - RACE_WINDOW) * config.timeout_s
+        return by_slots or by_time
 
     def count_failures(self, status: str) -> None:
         """A failure that repeats for every candidate (a bad device, a full disk) stops the run
@@ -210,10 +251,15 @@ class SearchLoop:
         self.study.optimize(self.objective, n_trials=1, catch=(DivcoError, RuntimeError))
         status = self.objective.status
         if status == "trained":
-            self.progress.front(
-                pareto_front(read_records(self.study), OBJECTIVE_ATTRS[self.config.objective])
-            )
+            self.progress.front(self.publish_front())
         return status
+
+    def publish_front(self) -> list[TrialRecord]:
+        """The front on seed means, also stored as a study attribute for peer clients."""
+        cost_key = OBJECTIVE_ATTRS[self.config.objective]
+        view = front_view(read_records(self.study), cost_key)
+        self.study.set_user_attr(FRONT_ATTR, front_summary(view, cost_key))
+        return view.front
 
     def wait_for_others(self, running: int) -> None:
         """Running trials of other workers either finish or, if their worker died, go stale."""

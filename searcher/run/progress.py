@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from searcher.study import attrs
-from searcher.study.frontier import pareto_front
+from searcher.study.frontier import front_view, seed_mean
 from searcher.study.open import OBJECTIVE_ATTRS
 from searcher.study.records import TrialRecord
 from searcher.study.storage import redact
@@ -80,8 +80,24 @@ class Progress:
         )
 
     def front(self, front: Sequence[TrialRecord]) -> None:
-        points = ", ".join(f"{r.accuracy:.3f}@{r.label}" for r in front)
+        """`0.972@label`, or `0.968(2)@label` for a mean over 2 seeds."""
+        points = ", ".join(f"{seed_mean(r):.3f}{seeds_note(r)}@{r.label}" for r in front)
         self.out(f"    front ({len(front)}): {points}")
+
+    def confirm_start(self, record: TrialRecord, seed: int, nth: int) -> None:
+        self.out(
+            f"[confirm trial {record.number}] {record.label}: run {nth} with seed {seed} (the "
+            f"seeds so far do not settle its place on the front)"
+        )
+
+    def confirm_end(
+        self, record: TrialRecord, seed: int, accuracy: float, runs: dict[str, float]
+    ) -> None:
+        values = list(runs.values())
+        self.out(
+            f"    => seed {seed}: accuracy {accuracy:.4f}; mean {sum(values) / len(values):.4f} "
+            f"over {len(values)} seeds ({' '.join(f'{v:.4f}' for v in values)})"
+        )
 
     def waiting(self, running: int) -> None:
         self.out(f"waiting for {running} running trial(s) of other workers to finish or go stale")
@@ -107,8 +123,16 @@ class Progress:
             ", ".join(f"{n} {status}" for status, n in sorted(summary.counts.items())) or "nothing"
         )
         self.out(f"\nthis run: {counts} in {summary.seconds:.0f} s")
-        front = pareto_front(records, OBJECTIVE_ATTRS[self.objective])
+        view = front_view(records, OBJECTIVE_ATTRS[self.objective])
+        front = view.front
         self.out(
-            f"Pareto front of study '{summary.study_name}' ({len(front)} of {len(records)} trials):"
+            f"Pareto front of study '{summary.study_name}' ({len(front)} of {len(records)} "
+            f"trials; accuracy: mean over seeds ± its standard error, seed spread "
+            f"{view.spread:.4f}; `tie with`: not told apart by the seeds):"
         )
-        self.out(render(frontier_rows(front)))
+        self.out(render(frontier_rows(front, view)))
+
+
+def seeds_note(record: TrialRecord) -> str:
+    seeds = len(record.attrs.get(attrs.CONFIRM_SEEDS) or ())
+    return f"({seeds})" if seeds > 1 else ""

@@ -1,9 +1,12 @@
-"""Seed confirmations of trials (`searcher confirm`) and the paired test over seeds.
+"""Seed confirmations of trials (racing in `searcher run`, `searcher confirm`) and the paired
+test over seeds.
 
 Optuna refuses to change a finished trial's attributes, so each trial's confirmation runs are
 stored as the study user attribute `confirm:<trial number>` = {seed: validation accuracy}, the
 trial's own run included, written after every finished run. Readers see them as the trial's
 attributes `confirm_seeds`, `confirm_mean` and `confirm_std` (`records.with_confirmations`).
+A run under way holds the study attribute `racing:<trial number>` = {seed, worker, until} (a
+lease, searcher/run/seed_claim.py); null once the run is stored.
 """
 
 from __future__ import annotations
@@ -17,10 +20,29 @@ from typing import Any
 from searcher.study import attrs
 
 PREFIX = "confirm:"
+CLAIM_PREFIX = "racing:"
 
 
 def confirmation_key(number: int) -> str:
     return f"{PREFIX}{number}"
+
+
+def claim_key(number: int) -> str:
+    return f"{CLAIM_PREFIX}{number}"
+
+
+def live_claims(study_attrs: Mapping[str, Any], now: float) -> dict[int, dict[str, Any]]:
+    """Trial number -> the lease of the confirmation run training now (not yet expired)."""
+    return {
+        int(key.removeprefix(CLAIM_PREFIX)): dict(value)
+        for key, value in study_attrs.items()
+        if key.startswith(CLAIM_PREFIX) and value and float(value.get("until", 0)) > now
+    }
+
+
+def confirmation_runs(study_attrs: Mapping[str, Any]) -> int:
+    """Confirmation runs stored: every seed of a `confirm:` attribute but the trial's own run."""
+    return sum(max(0, len(seeds) - 1) for seeds in confirmations(study_attrs).values())
 
 
 def confirmations(study_attrs: Mapping[str, Any]) -> dict[int, dict[str, float]]:

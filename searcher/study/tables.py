@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from tabulate import tabulate
 
 from searcher.study import attrs
+from searcher.study.frontier import FrontView, seed_mean
 from searcher.study.records import TrialRecord
 from searcher.study.seeds import paired_test
 
@@ -52,14 +53,19 @@ def latency_shown(stored: dict[str, Any]) -> str:
     return _fmt(ms) + (" (unstable)" if unstable else "")
 
 
-def frontier_rows(records: Sequence[TrialRecord]) -> list[dict[str, Any]]:
+def frontier_rows(
+    records: Sequence[TrialRecord], view: FrontView | None = None
+) -> list[dict[str, Any]]:
+    """The front's rows; with `view`, accuracy is the seed mean ± its standard error, with the
+    seeds behind it and the trials it is tied with (order not resolved by the seeds)."""
     rows = []
     for r in records:
         c = r.candidate
         rows.append(
             {
                 "trial": r.number,
-                "accuracy": f"{r.accuracy:.4f}",
+                "accuracy": f"{r.accuracy:.4f}" if view is None else mean_error(r, view),
+                **({} if view is None else {"seeds": view.seeds(r), "tie with": tied(r, view)}),
                 "GFLOPs": f"{r.attrs[attrs.GFLOPS]:.4g}",
                 "params M": f"{r.attrs[attrs.PARAMS_M]:.4g}",
                 "latency ms": latency_shown(r.attrs),
@@ -72,10 +78,16 @@ def frontier_rows(records: Sequence[TrialRecord]) -> list[dict[str, Any]]:
                 ),
             }
         )
-    if any(r.attrs.get(attrs.CONFIRM_SEEDS) for r in records):  # after `searcher confirm`
-        for row, r in zip(rows, records, strict=True):
-            row["seeds: mean ± std"] = confirmed(r)
     return rows
+
+
+def mean_error(record: TrialRecord, view: FrontView) -> str:
+    """`0.9712 ± 0.0058`: the mean over the trial's seeds ± the standard error of that mean."""
+    return f"{seed_mean(record):.4f} ± {view.error(record):.4f}"
+
+
+def tied(record: TrialRecord, view: FrontView) -> str:
+    return " ".join(f"#{n}" for n in view.ties.get(record.number, ()))
 
 
 def confirmed(record: TrialRecord) -> str:

@@ -12,7 +12,7 @@ import pytest
 
 import searcher.run.confirm as confirm_module
 from searcher.cli.main import main
-from searcher.export.artifact import pick_trial
+from searcher.export.choice import describe_choice, pick_trial, tied_with
 from searcher.run.confirm import ConfirmRequest, confirm
 from searcher.study import attrs
 from searcher.study.records import TrialRecord, read_records
@@ -90,7 +90,7 @@ def test_an_interrupted_confirmation_resumes_without_training_a_run_twice(
     calls: list[tuple[str, int]] = []
     interrupted: list[bool] = []
 
-    def fake(candidate: Any, data: Any, *, seed: int, device: str) -> FakeResult:
+    def fake(candidate: Any, data: Any, *, seed: int, **kwargs: Any) -> FakeResult:
         if len(calls) == 3 and not interrupted:  # Ctrl-C during the fourth run
             interrupted.append(True)
             raise KeyboardInterrupt
@@ -120,14 +120,21 @@ def test_confirm_refuses_trials_that_do_not_exist(
 def record(number: int, accuracy: float, mean: float | None = None) -> TrialRecord:
     values: dict[str, Any] = {attrs.ACCURACY: accuracy, attrs.GFLOPS: 0.001, attrs.CHECKPOINT: "x"}
     if mean is not None:
-        values |= {attrs.CONFIRM_SEEDS: {"0": accuracy}, attrs.CONFIRM_MEAN: mean}
+        seeds = {"0": accuracy, "1": 2 * mean - accuracy}  # two seeds with that mean
+        values |= {attrs.CONFIRM_SEEDS: seeds, attrs.CONFIRM_MEAN: mean}
     return TrialRecord(number, "COMPLETE", "trained", values)
 
 
-def test_export_prefers_the_best_confirmed_mean() -> None:
-    records = [record(0, 0.99), record(1, 0.98, mean=0.95), record(2, 0.97, mean=0.96)]
-    assert pick_trial(records, None, None).number == 2
-    assert pick_trial(records[:1], None, None).number == 0  # nothing confirmed: best accuracy
+def test_export_best_chooses_on_seed_means_and_says_when_it_is_a_tie() -> None:
+    records = [record(0, 0.99, mean=0.95), record(1, 0.96), record(2, 0.97, mean=0.975)]
+    chosen = pick_trial(records, None, None)
+    assert chosen.number == 2  # trial 0's lucky 0.99 is a 0.95 mean over its seeds
+    ties = tied_with(records, chosen, None)
+    assert [r.number for r in ties] == [0, 1]  # trial 0's seeds differ by 8 points: wide spread
+    lines = describe_choice(chosen, ties)
+    assert "trial 2, mean accuracy 0.9750" in lines[0] and "the choice is a tie" in lines[1]
+    far = [record(0, 0.99), record(1, 0.90)]
+    assert tied_with(far, pick_trial(far, None, None), None) == []
 
 
 def test_paired_test_over_shared_seeds() -> None:

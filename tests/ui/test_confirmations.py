@@ -49,3 +49,36 @@ def test_a_refresh_picks_up_confirmations_of_finished_trials(tmp_path: Path) -> 
         layer.mark if isinstance(layer.mark, str) else layer.mark.type for layer in chart.layer
     ]
     assert "rule" in marks and "tick" in marks  # the error bar and its mean
+
+
+def test_the_frontier_tab_states_the_front_on_seed_means_with_ties(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    from streamlit.testing.v1 import AppTest
+
+    from searcher.study.frontier import pareto_front
+    from tests.ui.fake_study import make_study
+    from ui.data import load_records
+
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    study = make_study(url, trained=8)
+    records = load_records(url, "fake")
+    top = max(records, key=lambda r: r.accuracy)
+    # the most accurate trial's one run was luck: its mean over 3 seeds drops 5 points
+    study.set_user_attr(confirmation_key(top.number), {"0": top.accuracy, "1": top.accuracy - 0.075, "2": top.accuracy - 0.075})  # fmt: skip
+    records = load_records(url, "fake")
+    front = [r.number for r in pareto_front(records)]
+    assert top.number not in front or records[top.number].attrs[attrs.CONFIRM_MEAN] < top.accuracy
+    monkeypatch.setattr(sys, "argv", ["app.py", "--storage", url, "--study", "fake"])
+    app = AppTest.from_file(str(Path(charts.__file__).with_name("app.py")), default_timeout=60)
+    app.run()
+    assert not app.exception
+    markdown = " ".join(m.value for m in app.markdown)
+    assert "Pareto front:" in markdown and "on seed means" in markdown
+    table = app.table[0].value
+    assert {"seeds", "tie with"} <= set(table.columns)
+    assert list(table.index) == front
+    best = next(m for m in app.metric if m.label.startswith("best within budget"))
+    assert float(best.value) == pytest.approx(max(r.attrs.get(attrs.CONFIRM_MEAN, r.accuracy) for r in records), abs=1e-4)  # fmt: skip

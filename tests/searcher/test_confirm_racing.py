@@ -1,0 +1,186 @@
+"""Racing inside `searcher run`: confirmation seeds for contested points, counted toward the
+trial target, within the share, stored where a resumed run and `searcher confirm` reuse them,
+and never trained by two workers at once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import optuna
+import pytest
+
+import searcher.run.confirm as confirm_module
+import searcher.run.objective
+import searcher.run.race_step as race_step
+from searcher.cli.main import main
+from searcher.run.race_step import Ledger, ledger
+from searcher.run.seed_claim import SeedClaims
+from searcher.run.trial_run import TrialOutcome
+from searcher.study import attrs
+from searcher.study.frontier import FRONT_ATTR, pareto_front
+from searcher.study.records import read_records
+from searcher.study.seeds import claim_key, confirmation_runs, confirmations
+
+EPOCHS = 1  # the tiny space's recipe
+
+
+@dataclass(frozen=True)
+class FakeEvaluation:
+    accuracy: float
+
+
+@dataclass(frozen=True)
+class FakeResult:
+    val: FakeEvaluation
+
+
+def storage(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'study.db'}"
+
+
+def load(tmp_path: Path) -> optuna.Study:
+    return optuna.load_study(study_name="tiny", storage=storage(tmp_path))
+
+
+def accuracy_of(candidate: Any, seed: int) -> float:
+    """Close accuracies (all within one seed spread of each other), rising with cost."""
+    return 0.95 + 0.002 * candidate.width + 0.001 * candidate.networks + 0.001 * (seed % 2)
+
+
+def fake_trial(candidate: Any, data: Any, config: Any, number: int, *args: Any) -> TrialOutcome:
+    values = {
+        attrs.ACCURACY: accuracy_of(candidate, config.seed), attrs.MEMBER_ACCURACIES: [0.9],
+        attrs.LATENCY_MS: 0.1, attrs.TRAIN_SECONDS: 0.1, attrs.EPOCHS_RUN: EPOCHS,
+        attrs.STATUS: "trained", attrs.CHECKPOINT: "unused",
+    }  # fmt: skip
+    return TrialOutcome(candidate, "trained", values)
+
+
+@pytest.fixture
+def racing(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
+    """Trials and confirmation runs both fake (no training); racing starts at 2 points with a
+    wide prior spread, so every pair is contested. Returns the confirmation runs trained."""
+    calls: list[tuple[str, int]] = []
+
+    def trainer(candidate: Any, data: Any, *, seed: int, **kwargs: Any) -> FakeResult:
+        calls.append((candidate.id, seed))
+        return FakeResult(FakeEvaluation(accuracy_of(candidate, seed)))
+
+    monkeypatch.setattr(searcher.run.objective, "run_trial", fake_trial)
+    monkeypatch.setattr(race_step, "train", trainer)
+    monkeypatch.setattr(confirm_module, "train", trainer)
+    monkeypatch.setattr(race_step, "RACE_AFTER", 2)
+    monkeypatch.setattr(race_step, "PRIOR_SPREAD", 0.05)
+    monkeypatch.setattr("searcher.run.seed_claim.SETTLE_S", 0.0)
+    return calls
+
+
+def trained_trials(study: optuna.Study) -> int:
+    return sum(r.status == "trained" for r in read_records(study))
+
+
+def test_contested_points_get_seeds_that_take_slots_of_the_target(
+    tmp_path: Path, run_args: list[str], racing: list[tuple[str, int]],
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    assert main([*run_args, "--n-trials", "6", "--confirm-share", "0.5"]) == 0
+    study = load(tmp_path)
+    runs = confirmation_runs(study.user_attrs)
+    assert runs == len(racing) >= 1 and len(set(racing)) == len(racing)
+    assert trained_trials(study) + runs == 6  # --n-trials counts trainings
+    spent = ledger(read_records(study), study.user_attrs, now=0.0)
+    assert spent.confirm_epochs <= 0.5 * (spent.trial_epochs + spent.confirm_epochs)
+    for number, seeds in confirmations(study.user_attrs).items():
+        own = read_records(study)[number]
+        assert seeds[str(own.attrs[attrs.SEED])] == own.accuracy  # the trial's own run counts
+        assert len(seeds) <= 3
+    out = capsys.readouterr().out
+    assert "[confirm trial" in out and "confirmation runs" in out and "tie with" in out
+    published = study.user_attrs[FRONT_ATTR]  # what a peer client can read
+    assert [t["trial"] for t in published["trials"]] == [r.number for r in pareto_front(read_records(study))]  # fmt: skip
+
+
+def test_no_share_no_confirmation(
+    tmp_path: Path, run_args: list[str], racing: list[tuple[str, int]]
+) -> None:
+    assert main([*run_args, "--n-trials", "4", "--confirm-share", "0"]) == 0
+    assert racing == [] and trained_trials(load(tmp_path)) == 4
+
+
+def test_a_resumed_run_and_searcher_confirm_reuse_the_stored_seeds(
+    tmp_path: Path, run_args: list[str], racing: list[tuple[str, int]]
+) -> None:
+    assert main([*run_args, "--n-trials", "4", "--confirm-share", "0.5"]) == 0
+    first = len(racing)
+    stored = confirmations(load(tmp_path).user_attrs)
+    assert first >= 1
+    assert main([*run_args, "--n-trials", "2", "--confirm-share", "0.5"]) == 0
+    study = load(tmp_path)
+    for number, seeds in stored.items():  # the first run's seeds are kept, not retrained
+        assert confirmations(study.user_attrs)[number].items() >= seeds.items()
+    assert trained_trials(study) + confirmation_runs(study.user_attrs) == 6
+    command = ["confirm", "--storage", storage(tmp_path), "--study", "tiny", "--seeds", "2"]
+    assert main(command) == 0
+    assert len(set(racing)) == len(racing)  # across both runs and `confirm`: nothing twice
+
+
+def test_an_interrupted_confirmation_run_frees_its_seed_and_trains_it_once(
+    tmp_path: Path, run_args: list[str], racing: list[tuple[str, int]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    calls = racing
+    counting = race_step.train
+
+    def interrupted_once(candidate: Any, data: Any, **kwargs: Any) -> FakeResult:
+        if not getattr(interrupted_once, "done", False):
+            interrupted_once.done = True  # type: ignore[attr-defined]
+            raise KeyboardInterrupt
+        return counting(candidate, data, **kwargs)
+
+    monkeypatch.setattr(race_step, "train", interrupted_once)
+    assert main([*run_args, "--n-trials", "4", "--confirm-share", "0.5"]) == 130
+    study = load(tmp_path)
+    assert not any(v for k, v in study.user_attrs.items() if k.startswith("racing:"))
+    assert confirmation_runs(study.user_attrs) == 0
+    assert main([*run_args, "--n-trials", "1", "--confirm-share", "0.5"]) == 0
+    assert len(calls) == len(set(calls)) >= 1
+
+
+def test_two_workers_never_hold_one_seed(tmp_path: Path) -> None:
+    """Both saw the lease free and both write it: the later write wins, the earlier worker
+    reads the other's name after its wait and backs off (Fischer's timed exclusion)."""
+    study = optuna.create_study(storage=storage(tmp_path), study_name="tiny")
+    b = SeedClaims(study, token="b", settle_s=0.0)
+    won_b: list[bool] = []
+
+    def b_writes_meanwhile(_: float) -> None:
+        b.write(3, 1, lease_s=60)  # b read the lease before a wrote it
+        won_b.append(b.holder(3)["worker"] == "b")  # type: ignore[index]
+
+    a = SeedClaims(study, token="a", settle_s=0.5, sleep=b_writes_meanwhile)
+    assert a.take(3, 1, lease_s=60) is False and won_b == [True]
+    assert SeedClaims(study, token="c", settle_s=0.0).take(3, 1, lease_s=60) is False  # b holds
+    b.release(3)
+    assert study.user_attrs[claim_key(3)] is None
+    assert SeedClaims(study, token="c", settle_s=0.0).take(3, 1, lease_s=60) is True
+
+
+def test_an_expired_lease_goes_to_another_worker(tmp_path: Path) -> None:
+    study = optuna.create_study(storage=storage(tmp_path), study_name="tiny")
+    now = [1000.0]
+    clock: Callable[[], float] = lambda: now[0]  # noqa: E731
+    dead = SeedClaims(study, token="dead", settle_s=0.0, clock=clock)
+    assert dead.take(5, 2, lease_s=30)
+    other = SeedClaims(study, token="other", settle_s=0.0, clock=clock)
+    assert not other.take(5, 2, lease_s=30)
+    now[0] += 31  # the dead worker never renewed it
+    assert other.take(5, 2, lease_s=30)
+
+
+def test_the_ledger_keeps_confirmation_within_the_share() -> None:
+    assert Ledger(trial_epochs=30, confirm_epochs=0).allows(6, share=0.25)  # 6 <= 9
+    assert not Ledger(trial_epochs=30, confirm_epochs=6).allows(6, share=0.25)  # 12 > 10.5
+    assert not Ledger(trial_epochs=30, confirm_epochs=0).allows(6, share=0.0)
