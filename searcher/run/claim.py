@@ -42,8 +42,8 @@ PRUNED_RETRIES = 1  # runs a stopped candidate gets again when proposed again (a
 
 def counts_toward_target(trial: FrozenTrial) -> bool:
     status = trial.user_attrs.get(attrs.STATUS)
-    if trial.state == TrialState.RUNNING:
-        return status == "training"
+    if trial.state == TrialState.RUNNING:  # a finished run writes its status just before its state
+        return status == "training" or status in COUNTED
     return trial.state in (TrialState.COMPLETE, TrialState.PRUNED) and status in COUNTED
 
 
