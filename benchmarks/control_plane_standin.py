@@ -29,7 +29,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from workers_load import REFERENCES  # noqa: E402  (the study's references: one list)
 
-FAMILIES = {"resnet": [2, 4, 8, 16], "wide_resnet": [1, 2, 4], "densenet": [6, 12, 24]}
+# A space of 684 candidates (57 architectures x 4 ensemble sizes x 3 image sizes), well above
+# the targets measured, so proposals run out of neither candidates nor twins.
+FAMILIES = {
+    "resnet": ([8, 14, 20, 26, 32], [4, 8, 16, 32, 64]),
+    "wide_resnet": ([10, 16, 22, 28], [1, 2, 4, 8]),
+    "densenet": ([40, 64, 100, 190], [6, 12, 24, 40]),
+}
 NETWORKS, SIZES, EPOCHS = [1, 2, 4, 8], [16, 24, 32], 3
 
 
@@ -42,7 +48,8 @@ class StandInCandidate:
     @property
     def id(self) -> str:
         p = self.params
-        return f"{p['family']}-w{p[p['family'] + '.width']}-S{p['networks']}-{p['image_size']}px"
+        f = p["family"]
+        return f"{f}-{p[f + '.depth']}-w{p[f + '.width']}-S{p['networks']}-{p['image_size']}px"
 
     label = id
 
@@ -81,8 +88,10 @@ class StandInObjective:
     def __call__(self, trial: optuna.Trial) -> list[float]:
         started = time.perf_counter()
         family = trial.suggest_categorical("family", list(FAMILIES))
+        depths, widths = FAMILIES[family]
         params = {"family": family}
-        params[f"{family}.width"] = trial.suggest_categorical(f"{family}.width", FAMILIES[family])
+        params[f"{family}.depth"] = trial.suggest_categorical(f"{family}.depth", depths)
+        params[f"{family}.width"] = trial.suggest_categorical(f"{family}.width", widths)
         params["networks"] = trial.suggest_categorical("networks", NETWORKS)
         params["image_size"] = trial.suggest_categorical("image_size", SIZES)
         candidate = StandInCandidate(params)
@@ -168,7 +177,16 @@ def main() -> None:
     parser.add_argument("--heartbeat-s", type=int, default=10)
     parser.add_argument("--go", type=Path, required=True, help="start when this file exists")
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--wait", choices=["narrowed", "all"], default="narrowed",
+                        help="all: wait for every lower undecided trial (the claim before it was narrowed)")  # fmt: skip
     args = parser.parse_args()
+    if args.wait == "all":
+        import searcher.run.claim as claim_module
+
+        claim_module.blocking_below = lambda trials, number, *rest: [
+            t.number for t in trials if t.number < number and t.state.name == "RUNNING"
+            and t.user_attrs.get(attrs.STATUS) in claim_module.UNDECIDED
+        ]  # fmt: skip
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     if args.storage.startswith("grpc://"):
         host, port = args.storage.removeprefix("grpc://").split(":")

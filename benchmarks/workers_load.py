@@ -38,8 +38,14 @@ sys.path.insert(0, str(ROOT))
 ADMIN = "postgresql://postgres@localhost:5432/postgres"
 STANDIN = HERE / "control_plane_standin.py"  # never imported here: it replaces space.candidate
 REFERENCES = [
-    {"family": "resnet", "resnet.width": 16, "networks": 1, "image_size": 32},
-    {"family": "wide_resnet", "wide_resnet.width": 4, "networks": 1, "image_size": 32},
+    {"family": "resnet", "resnet.depth": 20, "resnet.width": 16, "networks": 1, "image_size": 32},
+    {
+        "family": "wide_resnet",
+        "wide_resnet.depth": 16,
+        "wide_resnet.width": 4,
+        "networks": 1,
+        "image_size": 32,
+    },
 ]
 
 
@@ -101,13 +107,14 @@ def cpu_seconds(pid: int) -> float:
 
 
 def start_workers(
-    n: int, storage: str, target: int, trial_s: float, folder: Path
+    n: int, storage: str, target: int, trial_s: float, folder: Path, wait: str = "narrowed"
 ) -> list[subprocess.Popen]:
     workers = []
     for i in range(n):
         command = ["nice", sys.executable, str(STANDIN), "--storage", storage, "--study", "load",
                    "--target", str(target), "--trial-s", str(trial_s), "--seed", str(i),
-                   "--go", str(folder / "go"), "--out", str(folder / f"w{i}.json")]  # fmt: skip
+                   "--go", str(folder / "go"), "--out", str(folder / f"w{i}.json"),
+                   "--wait", wait]  # fmt: skip
         with open(folder / f"w{i}.err", "w") as err:
             workers.append(subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=err,
                                             start_new_session=True))  # fmt: skip
@@ -145,9 +152,21 @@ def check_study(url: str, target: int) -> tuple[int, int, int]:
     ids = [t.user_attrs[attrs.CANDIDATE_ID] for t in trained]
     running = sum(t.state == TrialState.RUNNING for t in trials)
     if len(trained) != target or os.environ.get("WORKERS_LOAD_DUMP"):
-        dump = [[t.number, t.state.name, t.user_attrs.get(attrs.STATUS), t.user_attrs.get(attrs.CANDIDATE_ID),
-                 t.user_attrs.get(attrs.WORKER), str(t.datetime_start), str(t.datetime_complete)] for t in trials]
-        Path(os.environ.get("WORKERS_LOAD_DUMP", "/tmp/workers_load_dump.json")).write_text(json.dumps(dump))
+        dump = [
+            [
+                t.number,
+                t.state.name,
+                t.user_attrs.get(attrs.STATUS),
+                t.user_attrs.get(attrs.CANDIDATE_ID),
+                t.user_attrs.get(attrs.WORKER),
+                str(t.datetime_start),
+                str(t.datetime_complete),
+            ]
+            for t in trials
+        ]
+        Path(os.environ.get("WORKERS_LOAD_DUMP", "/tmp/workers_load_dump.json")).write_text(
+            json.dumps(dump)
+        )
     return len(trained), len(ids) - len(set(ids)), running
 
 
@@ -170,7 +189,10 @@ def start_proxy(url: str, folder: Path) -> tuple[subprocess.Popen, str]:
     return proxy, f"grpc://localhost:{port}"
 
 
-def run_one(n: int, trial_s: float, per_worker: int, proxy: bool, limit_s: float) -> dict:
+def run_one(
+    n: int, trial_s: float, per_worker: int, proxy: bool = False, limit_s: float = 900,
+    wait: str = "narrowed",
+) -> dict:  # fmt: skip
     """One N: the workers from the common start to their exit, and the study's check."""
     target = n * per_worker
     name = f"divco_load_{os.getpid()}_{n}"
@@ -183,7 +205,7 @@ def run_one(n: int, trial_s: float, per_worker: int, proxy: bool, limit_s: float
             if proxy:
                 server, storage = start_proxy(url, folder)
                 processes.append(server)
-            workers = start_workers(n, storage, target, trial_s, folder)
+            workers = start_workers(n, storage, target, trial_s, folder, wait)
             processes += workers
             wait_ready(folder, n, workers, limit_s)
             probe = DatabaseProbe(name)
@@ -198,7 +220,8 @@ def run_one(n: int, trial_s: float, per_worker: int, proxy: bool, limit_s: float
             stop(processes)
         outs = [json.loads(p.read_text()) for p in sorted(folder.glob("w*.json"))]
         trained, twice, running = check_study(url, target)
-    return summarise(n, trial_s, target, go, outs, probe, (trained, twice, running), timed_out)
+    row = summarise(n, trial_s, target, go, outs, probe, (trained, twice, running), timed_out)
+    return {"wait": wait + (" (proxy)" if proxy else ""), **row}
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -240,11 +263,13 @@ def main() -> None:
     parser.add_argument("--trial-s", type=float, default=60.0, help="stand-in training time")
     parser.add_argument("--per-worker", type=int, default=2, help="trials per worker (target/N)")
     parser.add_argument("--proxy", action="store_true", help="through `searcher storage-proxy`")
+    parser.add_argument("--wait", choices=["narrowed", "all"], default="narrowed",
+                        help="all: the claim's wait before it was narrowed, for comparison")  # fmt: skip
     parser.add_argument("--limit-s", type=float, default=900.0, help="per N, start-up included")
     args = parser.parse_args()
     rows = []
     for n in args.workers:
-        rows.append(run_one(n, args.trial_s, args.per_worker, args.proxy, args.limit_s))
+        rows.append(run_one(n, args.trial_s, args.per_worker, args.proxy, args.limit_s, args.wait))
         print(json.dumps(rows[-1]), flush=True)
     print(tabulate([list(r.values()) for r in rows], headers=list(rows[0])))
 

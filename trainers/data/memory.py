@@ -73,7 +73,7 @@ def fits(decoded_bytes: int, free: Available) -> bool:
 def describe(decoded_bytes: int, chosen: str, why: str) -> str:
     """One line for the run's start: the mode chosen and the figures it was chosen from."""
     return (
-        f"data held {'in memory' if chosen == 'memory' else 'streamed from disk'}: "
+        f"data {'held in memory' if chosen == 'memory' else 'streamed from disk'}: "
         f"{_gb(decoded_bytes)} of decoded pixels; {why}"
     )
 
