@@ -193,6 +193,7 @@ def main() -> None:
         storage: optuna.storages.BaseStorage = optuna.storages.GrpcStorageProxy(
             host=host, port=int(port)
         )
+        storage.wait_server_ready(timeout=120)
     else:
         storage = open_storage(args.storage, heartbeat_interval=args.heartbeat_s)
     study = optuna.load_study(study_name=args.study, storage=storage,

@@ -3,15 +3,16 @@
 For each N (default 1, 8, 32, 64) it creates a throw-away database on localhost:5432 (trust auth),
 a study with a target of N x --per-worker trained trials, and starts N stand-in workers
 (benchmarks/control_plane_standin.py: the real claim, heartbeat, stale-trial and recovery code,
-no torch). Once all have loaded the study they start together; it prints, per N: trials per
-minute against the ideal N x 60 / trial-s, the claim's latency (median, p99), the control
-plane's time per trained trial, peak database connections, database and worker CPU, worker RSS,
-and checks that the target is exact, no candidate trained twice and no trial is left running.
+no torch; --proxy: through Optuna's gRPC storage proxy). Once all have loaded the study they
+start together; it prints, per N: trials per minute against the ideal N x 60 / trial-s, the
+claim's latency (median, p99), the control plane's time per trained trial, peak database
+connections, database and worker CPU, worker RSS, and checks that the target is exact, no
+candidate trained twice and no trial is left running.
 The database is dropped afterwards. --trial-s 0 measures the control plane alone.
 
     nice .venv/bin/python benchmarks/workers_load.py --workers 1 8 32 64 --trial-s 60
     nice .venv/bin/python benchmarks/workers_load.py --workers 8 --trial-s 0 --per-worker 4
-    nice .venv/bin/python benchmarks/workers_load.py --workers 64 --proxy   # via `searcher storage-proxy`
+    nice .venv/bin/python benchmarks/workers_load.py --workers 64 --proxy   # Optuna's gRPC proxy
 """
 
 from __future__ import annotations
@@ -178,14 +179,25 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+PROXY = """
+import sys, optuna
+from searcher.study.storage import open_storage
+optuna.storages.run_grpc_proxy_server(open_storage(sys.argv[1]), host="localhost",
+                                      port=int(sys.argv[2]))
+"""
+
+
 def start_proxy(url: str, folder: Path) -> tuple[subprocess.Popen, str]:
-    """`searcher storage-proxy` in front of the database; workers talk gRPC to it."""
+    """Optuna's gRPC storage proxy in front of the database (needs grpcio; not a divco
+    dependency: it has no heartbeat, see docs/benchmarks/workers-load.md); workers talk to it."""
+    try:
+        import grpc  # noqa: F401
+    except ImportError:
+        raise SystemExit("--proxy needs grpcio: .venv/bin/pip install grpcio==1.85.1") from None
     port = free_port()
-    command = [sys.executable, "-m", "searcher.cli.main", "storage-proxy", "--storage", url,
-               "--port", str(port)]  # fmt: skip
     with open(folder / "proxy.err", "w") as err:
-        proxy = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err,
-                                 start_new_session=True)  # fmt: skip
+        proxy = subprocess.Popen([sys.executable, "-c", PROXY, url, str(port)], cwd=ROOT,
+                                 stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)  # fmt: skip
     return proxy, f"grpc://localhost:{port}"
 
 
@@ -262,7 +274,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 8, 32, 64])
     parser.add_argument("--trial-s", type=float, default=60.0, help="stand-in training time")
     parser.add_argument("--per-worker", type=int, default=2, help="trials per worker (target/N)")
-    parser.add_argument("--proxy", action="store_true", help="through `searcher storage-proxy`")
+    parser.add_argument("--proxy", action="store_true", help="through Optuna's gRPC proxy")
     parser.add_argument("--wait", choices=["narrowed", "all"], default="narrowed",
                         help="all: the claim's wait before it was narrowed, for comparison")  # fmt: skip
     parser.add_argument("--limit-s", type=float, default=900.0, help="per N, start-up included")
