@@ -228,11 +228,14 @@ def run_one(
                 probe.sample()
                 time.sleep(0.5)
             timed_out = any(w.poll() is None for w in workers)
+            proxy_cpu = cpu_seconds(processes[0].pid) if proxy else 0.0
         finally:
             stop(processes)
         outs = [json.loads(p.read_text()) for p in sorted(folder.glob("w*.json"))]
         trained, twice, running = check_study(url, target)
     row = summarise(n, trial_s, target, go, outs, probe, (trained, twice, running), timed_out)
+    if proxy:
+        row["DB CPU s/trial"] = f"{row['DB CPU s/trial']} + proxy {proxy_cpu / max(1, trained):.3f}"
     return {"wait": wait + (" (proxy)" if proxy else ""), **row}
 
 
@@ -262,7 +265,8 @@ def summarise(n, trial_s, target, go, outs, probe, check, timed_out) -> dict:  #
         "other trials": len(trials) - len(trained),
         "DB conns (peak)": probe.peak_connections,
         "DB CPU s/trial": round(probe.cpu_s / max(1, len(trained)), 3),
-        "worker CPU s/trial": round(sum(o["cpu_s"] for o in outs) / max(1, len(trained)), 3),
+        "worker CPU s/trial": round(sum(o["run_cpu_s"] for o in outs) / max(1, len(trained)), 3),
+        "start-up CPU s": round(statistics.mean([o["cpu_s"] - o["run_cpu_s"] for o in outs] or [0]), 2),
         "worker RSS MB": round(max((o["rss_mb"] for o in outs), default=0)),
         "exact": "yes" if check[0] == target and not timed_out else f"no ({check[0]})",
         "trained twice": check[1], "left running": check[2],

@@ -110,11 +110,11 @@ def choose_mode(decoded_bytes: int, options: LoadOptions) -> tuple[str, str]:
         return options.mode, memory.describe(
             decoded_bytes, options.mode, f"--data-mode {options.mode}"
         )
-    free = memory.available()
-    stream = not memory.fits(decoded_bytes, free)
     if MEMORY_LIMIT_BYTES is not None and decoded_bytes > MEMORY_LIMIT_BYTES:
-        stream = True
-    chosen = "stream" if stream else "memory"
+        why = f"--data-mode auto: over the fixed ceiling of {MEMORY_LIMIT_BYTES} bytes"
+        return "stream", memory.describe(decoded_bytes, "stream", why)
+    free = memory.available()
+    chosen = "memory" if memory.fits(decoded_bytes, free) else "stream"
     return chosen, memory.describe(decoded_bytes, chosen, memory.auto_reason(decoded_bytes, free))
 
 
