@@ -4,8 +4,11 @@ Optuna hands out trial numbers atomically at `ask`, before sampling; a trial's s
 later. So the claim is ordered by trial number, and made safe under any interleaving by waiting:
 
 1. the trial writes `claiming` (undecided);
-2. it waits until no lower-numbered running trial is undecided (no status yet, or `claiming`):
-   those are still proposing or claiming, and one of them may be about to claim this candidate;
+2. it waits while a lower-numbered running trial is undecided (no status yet, or `claiming`)
+   and could change its decision: one whose candidate is not written yet or is this one (it may
+   be about to claim it), or any of them while they and this one could overrun the target
+   between them (a lower trial decides without counting this one). With many workers proposing
+   at once, waiting for every lower undecided trial made claims queue behind each other;
 3. it then decides from what the lower-numbered and the finished trials say: a twin that trains
    or trained the candidate wins; so does a pruned twin once the candidate was retried (an
    early-stopping rule judges one seed's curve: a candidate it stopped and that the sampler
@@ -15,8 +18,10 @@ later. So the claim is ordered by trial number, and made safe under any interlea
    holds keeps a slot reserved: references train whatever the target says (a killed one is
    retried), so a slot taken from a lost reference would overshoot the target when it returns.
 
-A higher-numbered trial never decides before this one has, so exactly one of two racing trials
-of a candidate trains, and the trials that count toward the target never exceed it. A worker
+A higher-numbered twin never decides before this one has, so exactly one of two racing trials
+of a candidate trains; a higher-numbered trial of another candidate decides first only when
+every lower undecided trial could train beside it, so the trials that count toward the target
+never exceed it (tests/searcher/test_load_claim.py tries random orders). A worker
 that dies while undecided stops its heartbeat; the wait fails such stale trials and gives up
 after `wait_limit_s` (then the dead trial is ignored).
 """
@@ -42,8 +47,8 @@ PRUNED_RETRIES = 1  # runs a stopped candidate gets again when proposed again (a
 
 def counts_toward_target(trial: FrozenTrial) -> bool:
     status = trial.user_attrs.get(attrs.STATUS)
-    if trial.state == TrialState.RUNNING:
-        return status == "training"
+    if trial.state == TrialState.RUNNING:  # a finished run writes its status just before its state
+        return status == "training" or status in COUNTED
     return trial.state in (TrialState.COMPLETE, TrialState.PRUNED) and status in COUNTED
 
 
@@ -63,15 +68,49 @@ def undecided_below(study: optuna.Study, number: int) -> list[int]:
     ]
 
 
+def blocking_below(
+    trials: list[FrozenTrial],
+    number: int,
+    candidate_id: str,
+    target: int | None,
+    references: frozenset[str] = frozenset(),
+) -> list[int]:
+    """The lower-numbered undecided trials this one must wait for: those that may be its twin
+    (candidate not written yet, or the same), and all of them while they and this one could
+    overrun the target between them (a lower trial decides without counting this one)."""
+    undecided = [
+        t
+        for t in trials
+        if t.number < number
+        and t.state == TrialState.RUNNING
+        and t.user_attrs.get(attrs.STATUS) in UNDECIDED
+    ]
+    twins = [t.number for t in undecided if t.user_attrs.get(attrs.CANDIDATE_ID) in (None, candidate_id)]  # fmt: skip
+    if twins or target is None or not undecided:
+        return twins
+    ahead = counted_ahead(trials, number)
+    held = {t.user_attrs.get(attrs.CANDIDATE_ID) for t in ahead}
+    if len(ahead) + len(references - held) + len(undecided) + 1 > target:
+        return [t.number for t in undecided]
+    return []
+
+
 def wait_for_lower_trials(
     study: optuna.Study,
     number: int,
     poll: Callable[[], None],
     wait_limit_s: float,
     clock: Callable[[], float] = time.monotonic,
+    blocking: Callable[[list[FrozenTrial]], list[int]] | None = None,
 ) -> None:
+    """Waits for the lower undecided trials (only the `blocking` ones, when given)."""
     deadline = clock() + wait_limit_s
-    while undecided_below(study, number) and clock() < deadline:
+    while clock() < deadline:
+        if blocking is None:
+            if not undecided_below(study, number):
+                return
+        elif not blocking(study.get_trials(deepcopy=False)):
+            return
         poll()
         fail_stale_trials(study)
 
@@ -83,6 +122,18 @@ def fail_stale_trials(study: optuna.Study) -> None:
         optuna.storages.fail_stale_trials(study)
 
 
+def counted_ahead(trials: list[FrozenTrial], number: int) -> list[FrozenTrial]:
+    """The trials that count toward the target as trial `number` sees them: lower-numbered
+    ones and finished ones (a higher-numbered running trial decides knowing of this one)."""
+    return [
+        t
+        for t in trials
+        if t.number != number
+        and counts_toward_target(t)
+        and (t.number < number or t.state != TrialState.RUNNING)
+    ]
+
+
 def decide(
     trials: list[FrozenTrial],
     number: int,
@@ -92,13 +143,7 @@ def decide(
 ) -> Claim:
     """The decision of trial `number`, from the study's trials once the lower ones decided;
     `references` are the candidate ids that will train whatever the target (see the module)."""
-    ahead = [
-        t
-        for t in trials
-        if t.number != number
-        and counts_toward_target(t)
-        and (t.number < number or t.state != TrialState.RUNNING)
-    ]
+    ahead = counted_ahead(trials, number)
     twins = sorted(
         (t for t in ahead if t.user_attrs.get(attrs.CANDIDATE_ID) == candidate_id),
         key=lambda t: t.number,
@@ -129,7 +174,11 @@ def claim(
     """Claims the candidate for this trial; `target` None exempts it (references always train).
     Writes `training` when it wins; the caller records duplicates and surplus trials."""
     trial.set_user_attr(attrs.STATUS, CLAIMING)
-    wait_for_lower_trials(trial.study, trial.number, poll, wait_limit_s, clock)
+
+    def blocking(trials: list[FrozenTrial]) -> list[int]:
+        return blocking_below(trials, trial.number, candidate_id, target, references)
+
+    wait_for_lower_trials(trial.study, trial.number, poll, wait_limit_s, clock, blocking)
     trials = trial.study.get_trials(deepcopy=False)
     decision = decide(trials, trial.number, candidate_id, target, references)
     if decision.outcome == "training":

@@ -50,6 +50,8 @@ class Progress:
             f"({len(data.train)} train / {len(data.val)} val), budget {config.budget.describe()}, "
             f"objectives: accuracy vs {self.objective}; until the study holds {target} trained"
         )
+        if data.note:
+            self.out(data.note)
         if config.latency_runtime != "pytorch":
             self.out(f"latency: the exported graphs, timed in {config.latency_runtime} (CPU)")
 

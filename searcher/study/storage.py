@@ -30,6 +30,10 @@ def default_storage_url(runs_dir: Path = DEFAULT_RUNS_DIR) -> str:
 
 
 SQLITE_BUSY_TIMEOUT_S = 60
+# A worker keeps one idle connection to a database server (SQLAlchemy's default keeps up to 5:
+# with the heartbeat thread's, 2 per worker, so 64 workers overran PostgreSQL's default
+# max_connections of 100); a beat that finds it busy opens a second for the moment.
+SERVER_POOL: dict[str, Any] = {"pool_size": 1, "max_overflow": 4}
 
 
 def open_storage(url: str, heartbeat_interval: int | None = None) -> optuna.storages.BaseStorage:
@@ -49,6 +53,8 @@ def open_storage(url: str, heartbeat_interval: int | None = None) -> optuna.stor
         if url.startswith("sqlite:///"):
             _use_wal(url.removeprefix("sqlite:///"))
             kwargs["engine_kwargs"] = {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_S}}
+        elif not url.startswith("sqlite"):
+            kwargs["engine_kwargs"] = SERVER_POOL
         return optuna.storages.RDBStorage(url, **kwargs)
     except (sqlalchemy.exc.SQLAlchemyError, sqlite3.Error, ValueError, ImportError) as exc:
         raise StorageError(f"cannot open storage {redact(url)}: {_one_line(exc)}") from None

@@ -72,7 +72,7 @@ def test_a_dead_undecided_trial_is_waited_for_only_until_the_limit() -> None:
         polls.append(now[0])
         now[0] += 1.0
 
-    decision = claim(high, "b", target=5, poll=poll, wait_limit_s=3.0, clock=lambda: now[0])
+    decision = claim(high, "b", target=1, poll=poll, wait_limit_s=3.0, clock=lambda: now[0])
     assert decision.outcome == "training"  # trial 0 never decided: ignored after the limit
     assert polls == [0.0, 1.0, 2.0]
 

@@ -5,8 +5,9 @@ With `train/` and `test/` (or `val/`) sub-directories the second is the test spl
 a class. The folder is indexed once (`trainers.data.index`, cached in `cache_dir`); then either
 every image is decoded into one uint8 tensor (`memory`), stored square at the median shorter side
 of the data (at most 256 px), or the splits stream from disk (`stream`, `trainers.data.stream`).
-`auto` streams when the decoded training set would exceed `MEMORY_LIMIT_BYTES`. All-grey folders
-stay one channel.
+`auto` streams when the decoded training set would not fit the memory this machine (or its
+container) has left (`trainers.data.memory`); the run's first lines say which mode and why.
+All-grey folders stay one channel.
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch import Tensor
 
 from space.errors import ConfigError
+from trainers.data import memory
 from trainers.data.decode import decode
 from trainers.data.index import FolderIndex, load_index
 from trainers.data.source import (
@@ -27,6 +30,7 @@ from trainers.data.source import (
     LoadOptions,
     Split,
     require_dir,
+    split_index,
     split_train_val,
 )
 from trainers.data.stream import StreamSet
@@ -34,7 +38,7 @@ from trainers.data.stream import StreamSet
 log = logging.getLogger(__name__)
 MAX_SIDE = 256
 TEST_DIRS = ("test", "val")
-MEMORY_LIMIT_BYTES = 1 << 30
+MEMORY_LIMIT_BYTES: int | None = None  # a fixed ceiling for auto (None: the machine decides)
 
 
 def _class_dirs(root: Path) -> list[Path]:
@@ -62,28 +66,56 @@ def _index(root: Path, classes: tuple[str, ...], options: LoadOptions) -> Folder
     return index
 
 
-def _in_memory(index: FolderIndex, side: int, mode: str) -> ImageSet:
-    """Decodes the indexed images one at a time into one preallocated tensor."""
+def _in_memory(index: FolderIndex, side: int, mode: str, order: Tensor | None = None) -> ImageSet:
+    """Decodes the indexed images (in `order`, all rows by default) one at a time into one
+    preallocated tensor: the pixels once, no list of arrays and no stacked copy."""
+    rows = order.tolist() if order is not None else range(len(index))
     channels = 1 if mode == "L" else 3
-    images = torch.empty(len(index), channels, side, side, dtype=torch.uint8)
+    images = torch.empty(len(rows), channels, side, side, dtype=torch.uint8)
     kept: list[int] = []
-    for row in range(len(index)):
+    for row in rows:
         array = decode(index.path(row), side, mode)
         if array is not None:
             images[len(kept)] = torch.from_numpy(array).permute(2, 0, 1)
             kept.append(row)
-    if len(kept) < len(index):
-        log.warning("skipped %d unreadable image(s) under %s", len(index) - len(kept), index.root)
+    if len(kept) < len(rows):
+        log.warning("skipped %d unreadable image(s) under %s", len(rows) - len(kept), index.root)
         if not kept:
             raise ConfigError(f"image folder {index.root} has no readable images")
         images = images[: len(kept)].clone()
     return ImageSet(images, torch.from_numpy(index.labels[kept]))
 
 
-def _split(index: FolderIndex, side: int, mode: str, stream: bool, workers: int | None) -> Split:
-    if stream:
-        return StreamSet(index, np.arange(len(index), dtype=np.int64), mode, workers)
-    return _in_memory(index, side, mode)
+def _train_val_in_memory(
+    index: FolderIndex, side: int, mode: str, val_fraction: float, seed: int
+) -> tuple[Split, Split]:
+    """Decodes the training rows, then the validation rows, into one tensor and returns the
+    two parts as views of it: splitting after decoding would copy every image once more."""
+    train_rows, val_rows = split_index(torch.from_numpy(index.labels), val_fraction, seed)
+    both = _in_memory(index, side, mode, torch.cat([train_rows, val_rows]))
+    if len(both) < len(index):  # an image became unreadable after indexing: split what is left
+        return split_train_val(both, val_fraction, seed)
+    cut = len(train_rows)
+    train = ImageSet(both.images[:cut], both.labels[:cut])
+    return train, ImageSet(both.images[cut:], both.labels[cut:])
+
+
+def _streamed(index: FolderIndex, mode: str, workers: int | None) -> StreamSet:
+    return StreamSet(index, np.arange(len(index), dtype=np.int64), mode, workers)
+
+
+def choose_mode(decoded_bytes: int, options: LoadOptions) -> tuple[str, str]:
+    """("memory" or "stream", the line that says why) for this folder on this machine."""
+    if options.mode != "auto":
+        return options.mode, memory.describe(
+            decoded_bytes, options.mode, f"--data-mode {options.mode}"
+        )
+    if MEMORY_LIMIT_BYTES is not None and decoded_bytes > MEMORY_LIMIT_BYTES:
+        why = f"--data-mode auto: over the fixed ceiling of {MEMORY_LIMIT_BYTES} bytes"
+        return "stream", memory.describe(decoded_bytes, "stream", why)
+    free = memory.available()
+    chosen = "memory" if memory.fits(decoded_bytes, free) else "stream"
+    return chosen, memory.describe(decoded_bytes, chosen, memory.auto_reason(decoded_bytes, free))
 
 
 @DATASETS.register("imagefolder")
@@ -93,13 +125,16 @@ def load(data_dir: Path | None, val_fraction: float, seed: int, options: LoadOpt
     index = _index(train_root, classes, options)
     side = min(MAX_SIDE, index.median_side)
     mode = "L" if bool(index.grey.all()) else "RGB"
-    decoded_bytes = len(index) * (1 if mode == "L" else 3) * side * side
-    stream = options.mode == "stream" or (
-        options.mode == "auto" and decoded_bytes > MEMORY_LIMIT_BYTES
-    )
-    full = _split(index, side, mode, stream, options.workers)
-    test = None
-    if test_root is not None:
-        test = _split(_index(test_root, classes, options), side, mode, stream, options.workers)
-    train, val = split_train_val(full, val_fraction, seed)
-    return DataSource(root.name, train, val, test, classes)
+    test_index = _index(test_root, classes, options) if test_root is not None else None
+    images = len(index) + (len(test_index) if test_index is not None else 0)
+    chosen, note = choose_mode(images * (1 if mode == "L" else 3) * side * side, options)
+    test: Split | None = None
+    if chosen == "stream":
+        train, val = split_train_val(_streamed(index, mode, options.workers), val_fraction, seed)
+        if test_index is not None:
+            test = _streamed(test_index, mode, options.workers)
+    else:
+        train, val = _train_val_in_memory(index, side, mode, val_fraction, seed)
+        if test_index is not None:
+            test = _in_memory(test_index, side, mode)
+    return DataSource(root.name, train, val, test, classes, note=note)

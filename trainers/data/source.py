@@ -71,12 +71,36 @@ class ImageSet:
         return ImageSet(self.images[index], self.labels[index])
 
     def pixel_stats(self) -> Stats:
-        pixels = self.images.float().div(255).transpose(0, 1).flatten(1)
-        return tuple(pixels.mean(1).tolist()), tuple(pixels.std(1).clamp_min(1e-3).tolist())
+        return chunked_stats(self.images)
+
+
+CHUNK = 256  # images per step of whole-set operations: a float copy of all of them is 4x the set
+
+
+def chunked_stats(images: Tensor) -> Stats:
+    """Per-channel mean and (unbiased) std in [0, 1], summed in float64 a chunk at a time, so
+    the memory it takes does not grow with the set (a float copy of it would be 4x its bytes)."""
+    channels = images.shape[1]
+    total = torch.zeros(channels, dtype=torch.float64)
+    squares = torch.zeros(channels, dtype=torch.float64)
+    for start in range(0, len(images), CHUNK):
+        pixels = images[start : start + CHUNK].transpose(0, 1).reshape(channels, -1).double()
+        total += pixels.sum(1)
+        squares += pixels.square().sum(1)
+    count = max(1, images[:, 0].numel())
+    mean = total / count
+    variance = (squares - total * mean) / max(1, count - 1)
+    std = variance.clamp_min(0).sqrt().div(255).clamp_min(1e-3)
+    return tuple(mean.div(255).tolist()), tuple(std.tolist())
 
 
 def _resize(images: Tensor, size: int) -> Tensor:
-    return TF.resize(images, [size, size], antialias=True)
+    """Resized a chunk at a time into one uint8 tensor: resizing converts to float inside."""
+    out = torch.empty(*images.shape[:2], size, size, dtype=torch.uint8)
+    for start in range(0, len(images), CHUNK):
+        chunk = images[start : start + CHUNK]
+        out[start : start + CHUNK] = TF.resize(chunk, [size, size], antialias=True)
+    return out
 
 
 @dataclass(frozen=True, eq=False)
@@ -86,6 +110,7 @@ class DataSource:
     val: Split
     test: Split | None
     class_names: tuple[str, ...]
+    note: str = ""  # how the data is held and why (an image folder's mode), for the run's start
 
     @property
     def in_channels(self) -> int:
@@ -105,24 +130,31 @@ class DataSource:
         return (images.float().div(255) - mean.to(images.device)) / std.to(images.device)
 
 
-def split_train_val(full: Split, val_fraction: float, seed: int) -> tuple[Split, Split]:
-    """A seeded, stratified split: every class keeps its share in both parts."""
+def split_index(labels: Tensor, val_fraction: float, seed: int) -> tuple[Tensor, Tensor]:
+    """The rows of a seeded, stratified split (train, val), each ascending: every class keeps its
+    share in both parts."""
     if not 0 < val_fraction < 1:
         raise ConfigError(f"validation fraction {val_fraction} must be between 0 and 1")
     generator = torch.Generator().manual_seed(seed)
     val_index = []
-    for label in full.labels.unique():
-        members = (full.labels == label).nonzero().flatten()
+    for label in labels.unique():
+        members = (labels == label).nonzero().flatten()
         members = members[torch.randperm(len(members), generator=generator)]
         val_index.append(members[: max(1, round(len(members) * val_fraction))])
-    is_val = torch.zeros(len(full), dtype=torch.bool)
+    is_val = torch.zeros(len(labels), dtype=torch.bool)
     is_val[torch.cat(val_index)] = True
-    return full.subset((~is_val).nonzero().flatten()), full.subset(is_val.nonzero().flatten())
+    return (~is_val).nonzero().flatten(), is_val.nonzero().flatten()
+
+
+def split_train_val(full: Split, val_fraction: float, seed: int) -> tuple[Split, Split]:
+    """The split of `split_index`, as two subsets (an in-memory set is copied once)."""
+    train, val = split_index(full.labels, val_fraction, seed)
+    return full.subset(train), full.subset(val)
 
 
 @dataclass(frozen=True)
 class LoadOptions:
-    """How to hold the data: `mode` auto picks streaming for folders too large for memory;
+    """How to hold the data: `mode` auto streams folders too large for the memory available;
     `workers` is the streaming loader's process count (None: from the cores and the training
     device, see `trainers.data.stream.default_workers`); `cache_dir` keeps
     image folder indexes (None: no cache)."""
@@ -154,8 +186,8 @@ def load_data(
     """Loads a registered data set; `data_dir` is needed by all but the embedded `digits`.
 
     `mode`: `memory` decodes everything once into one uint8 tensor, `stream` reads image folders
-    through loader processes, `auto` streams folders whose decoded size exceeds
-    `trainers.data.imagefolder.MEMORY_LIMIT_BYTES`. Only image folders can stream.
+    through loader processes, `auto` streams folders whose decoded pixels do not fit the memory
+    this machine or container has left (`trainers.data.memory`). Only image folders can stream.
     """
     options = LoadOptions(mode, workers, Path(cache_dir) if cache_dir is not None else None)
     loader = DATASETS.get(name)

@@ -1,0 +1,226 @@
+"""The stand-in `searcher worker` of benchmarks/workers_load.py: the real control plane, no torch.
+
+Around each trial it does what a worker does, through the real modules: the search loop's reads
+before a trial (`fail_stale_trials`, `requeue_lost`, `pending_references`, the trained count),
+the objective's attribute writes, the twin check (`read_records`), the claim
+(`searcher.run.claim.claim`, its wait included), one curve write per epoch, the result writes
+and the front read, on Optuna's RDB storage with the heartbeat on. Training is a sleep of
+`--trial-s`. `space.candidate` (which loads torch through the architecture families: about 1 GB
+and 10 s of CPU per process) is replaced by a value class with the same `id`, `label` and
+`from_dict` before `searcher.run.recovery` is imported, so 64 of these fit on a small machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sys
+import time
+import types
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import optuna
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from workers_load import REFERENCES  # noqa: E402  (the study's references: one list)
+
+# A space of 684 candidates (57 architectures x 4 ensemble sizes x 3 image sizes), well above
+# the targets measured, so proposals run out of neither candidates nor twins.
+FAMILIES = {
+    "resnet": ([8, 14, 20, 26, 32], [4, 8, 16, 32, 64]),
+    "wide_resnet": ([10, 16, 22, 28], [1, 2, 4, 8]),
+    "densenet": ([40, 64, 100, 190], [6, 12, 24, 40]),
+}
+NETWORKS, SIZES, EPOCHS = [1, 2, 4, 8], [16, 24, 32], 3
+
+
+@dataclass(frozen=True)
+class StandInCandidate:
+    """What recovery needs of a candidate: its id, label and params (no network is built)."""
+
+    params: dict[str, Any]
+
+    @property
+    def id(self) -> str:
+        p = self.params
+        f = p["family"]
+        return f"{f}-{p[f + '.depth']}-w{p[f + '.width']}-S{p['networks']}-{p['image_size']}px"
+
+    label = id
+
+    @staticmethod
+    def from_dict(values: dict[str, Any]) -> StandInCandidate:
+        return StandInCandidate(dict(values))
+
+    def to_params(self) -> dict[str, Any]:
+        return dict(self.params)
+
+
+sys.modules["space.candidate"] = types.SimpleNamespace(Candidate=StandInCandidate)  # type: ignore[assignment]
+
+from searcher.run.claim import claim, counts_toward_target, fail_stale_trials  # noqa: E402
+from searcher.run.recovery import pending_references, requeue_lost  # noqa: E402
+from searcher.study import attrs  # noqa: E402
+from searcher.study.frontier import pareto_front  # noqa: E402
+from searcher.study.open import make_sampler  # noqa: E402
+from searcher.study.records import read_records  # noqa: E402
+from searcher.study.storage import open_storage  # noqa: E402
+
+CANDIDATES = [StandInCandidate(p) for p in REFERENCES]
+
+
+def params_of(candidate: StandInCandidate) -> dict[str, Any]:
+    return candidate.to_params()
+
+
+class StandInObjective:
+    """TrialObjective's control-plane steps, with a sleep for training."""
+
+    def __init__(self, target: int, trial_s: float, log: list[dict[str, Any]]) -> None:
+        self.target, self.trial_s, self.log = target, trial_s, log
+        self.reference_ids = {c.id for c in CANDIDATES}
+
+    def __call__(self, trial: optuna.Trial) -> list[float]:
+        started = time.perf_counter()
+        family = trial.suggest_categorical("family", list(FAMILIES))
+        depths, widths = FAMILIES[family]
+        params = {"family": family}
+        params[f"{family}.depth"] = trial.suggest_categorical(f"{family}.depth", depths)
+        params[f"{family}.width"] = trial.suggest_categorical(f"{family}.width", widths)
+        params["networks"] = trial.suggest_categorical("networks", NETWORKS)
+        params["image_size"] = trial.suggest_categorical("image_size", SIZES)
+        candidate = StandInCandidate(params)
+        entry = {"number": trial.number, "candidate": candidate.id, "start": time.time()}
+        self.log.append(entry)
+        gflops = float(params["networks"] * params["image_size"])
+        for key, value in {attrs.CANDIDATE: params, attrs.CANDIDATE_ID: candidate.id,
+                           attrs.LABEL: candidate.label, attrs.GFLOPS: gflops,
+                           attrs.MEMBER_GFLOPS: [gflops], attrs.PARAMS_M: 0.1, attrs.SEED: 0,
+                           attrs.WORKER: f"standin:{os.getpid()}"}.items():  # fmt: skip
+            trial.set_user_attr(key, value)
+        if candidate.id in self.reference_ids:
+            trial.set_user_attr(attrs.REFERENCE, True)
+        records = read_records(trial.study)
+        if any(r.status == "trained" and r.attrs.get(attrs.CANDIDATE_ID) == candidate.id
+               for r in records):  # fmt: skip
+            return self.end(trial, entry, started, "duplicate")
+        pending, running = pending_references(trial.study, CANDIDATES, params_of)
+        target = None if candidate.id in self.reference_ids else self.target
+        claimed = time.perf_counter()
+        decision = claim(trial, candidate.id, target,
+                         references=frozenset(c.id for c in (*pending, *running)))  # fmt: skip
+        entry["claim_s"] = time.perf_counter() - claimed
+        if decision.outcome != "training":
+            return self.end(trial, entry, started, decision.outcome)
+        entry["overhead_s"] = time.perf_counter() - started
+        curve = []
+        for epoch in range(EPOCHS):
+            time.sleep(self.trial_s / EPOCHS)
+            curve.append(0.5 + 0.01 * epoch)
+            trial.set_user_attr(attrs.CURVE, list(curve))
+        after = time.perf_counter()
+        for key, value in {attrs.ACCURACY: curve[-1], attrs.MEMBER_ACCURACIES: [curve[-1]],
+                           attrs.VAL_LOSS: 1.0, attrs.TEST_ACCURACY: None,
+                           attrs.LATENCY_MS: 1.0, attrs.TRAIN_SECONDS: self.trial_s,
+                           attrs.IMAGES_PER_S: 1000.0, attrs.EPOCHS_RUN: EPOCHS,
+                           attrs.STOPPED_BY: "completed", attrs.DEVICE: "cpu",
+                           attrs.CHECKPOINT: "/dev/null", attrs.STATUS: "trained"}.items():  # fmt: skip
+            trial.set_user_attr(key, value)
+        trial.set_constraint("budget", 0.0)
+        entry["overhead_s"] += time.perf_counter() - after
+        entry["status"], entry["end"] = "trained", time.time()
+        return [curve[-1], gflops]
+
+    def end(self, trial: optuna.Trial, entry: dict, started: float, status: str) -> list[float]:
+        trial.set_user_attr(attrs.STATUS, status)
+        entry["status"], entry["end"] = status, time.time()
+        entry["overhead_s"] = time.perf_counter() - started
+        raise optuna.TrialPruned
+
+
+def trained_count(study: optuna.Study) -> tuple[int, int]:
+    """searcher/run/loop.py's count (that module loads torch)."""
+    trials = study.get_trials(deepcopy=False)
+    finished = sum(counts_toward_target(t) for t in trials if t.state.is_finished())
+    running = sum(counts_toward_target(t) for t in trials if not t.state.is_finished())
+    return finished, running
+
+
+def work_left(study: optuna.Study, target: int) -> bool:
+    """SearchLoop.work_left: recovery first, then the target; waits while others hold slots."""
+    fail_stale_trials(study)
+    requeue_lost(study, CANDIDATES, params_of)
+    pending, running_references = pending_references(study, CANDIDATES, params_of)
+    if pending:
+        return True
+    done, running = trained_count(study)
+    if done >= target and not running_references:
+        return False
+    if done + running >= target or done >= target:
+        time.sleep(1.0)  # SearchLoop.POLL_S
+        fail_stale_trials(study)
+    return True
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--storage", required=True)
+    parser.add_argument("--study", required=True)
+    parser.add_argument("--target", type=int, required=True)
+    parser.add_argument("--trial-s", type=float, required=True)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--heartbeat-s", type=int, default=10)
+    parser.add_argument("--go", type=Path, required=True, help="start when this file exists")
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--wait", choices=["narrowed", "all"], default="narrowed",
+                        help="all: wait for every lower undecided trial (the claim before it was narrowed)")  # fmt: skip
+    args = parser.parse_args()
+    if args.wait == "all":
+        import searcher.run.claim as claim_module
+
+        claim_module.blocking_below = lambda trials, number, *rest: [
+            t.number for t in trials if t.number < number and t.state.name == "RUNNING"
+            and t.user_attrs.get(attrs.STATUS) in claim_module.UNDECIDED
+        ]  # fmt: skip
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    if args.storage.startswith("grpc://"):
+        host, port = args.storage.removeprefix("grpc://").split(":")
+        storage: optuna.storages.BaseStorage = optuna.storages.GrpcStorageProxy(
+            host=host, port=int(port)
+        )
+        storage.wait_server_ready(timeout=120)
+    else:
+        storage = open_storage(args.storage, heartbeat_interval=args.heartbeat_s)
+    study = optuna.load_study(study_name=args.study, storage=storage,
+                              sampler=make_sampler(args.seed))  # fmt: skip
+    args.out.with_suffix(".ready").touch()
+    log: list[dict[str, Any]] = []
+    objective = StandInObjective(args.target, args.trial_s, log)
+    while not args.go.exists():
+        time.sleep(0.05)
+    ready = resource.getrusage(resource.RUSAGE_SELF)
+    loop_s = 0.0
+    while True:
+        started = time.perf_counter()
+        if not work_left(study, args.target):
+            break
+        loop_s += time.perf_counter() - started
+        study.optimize(objective, n_trials=1, catch=(RuntimeError,))
+        if log and log[-1].get("status") == "trained":  # SearchLoop.one_trial: the new front
+            started = time.perf_counter()
+            pareto_front(read_records(study))
+            log[-1]["overhead_s"] += time.perf_counter() - started
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    summary = {"cpu_s": usage.ru_utime + usage.ru_stime, "rss_mb": usage.ru_maxrss / 1024,
+               "run_cpu_s": usage.ru_utime + usage.ru_stime - ready.ru_utime - ready.ru_stime,
+               "loop_s": loop_s, "trials": log}  # fmt: skip
+    args.out.write_text(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main()
