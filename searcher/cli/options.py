@@ -211,8 +211,10 @@ def add_search_arguments(parser: argparse.ArgumentParser, n_trials: int) -> None
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--init", choices=["scratch", "wide_then_narrow"],
                         help="recipe init of every candidate (default: the space's recipe)")  # fmt: skip
-    parser.add_argument("--stopping", choices=["asha", "median", "none"],
-                        help="early stopping: asha (MO-ASHA, default), median (cost-bucket median), none")  # fmt: skip
+    parser.add_argument("--stopping", choices=["calibrated", "asha", "median", "none"],
+                        help="early stopping: calibrated (MO-ASHA's cut at rungs the study showed "
+                        "safe, hedged; default), asha (classic MO-ASHA), median (cost-bucket "
+                        "median), none")  # fmt: skip
     parser.add_argument(
         "--no-pruning",
         action="store_true",
@@ -221,7 +223,7 @@ def add_search_arguments(parser: argparse.ArgumentParser, n_trials: int) -> None
     parser.add_argument("--asha-eta", type=at_least_two, default=3,
                         help="MO-ASHA keeps the top 1/eta at rungs of max_epochs // eta**k epochs")  # fmt: skip
     parser.add_argument(
-        "--asha-min-epochs", type=positive_int, default=2, help="MO-ASHA's lowest rung"
+        "--asha-min-epochs", type=positive_int, default=2, help="the lowest rung (calibrated, asha)"
     )
 
 
@@ -236,7 +238,7 @@ def stopping_from(args: argparse.Namespace) -> str:
     """--stopping, with --no-pruning kept as the old spelling of `none`."""
     if args.no_pruning and args.stopping not in (None, "none"):
         raise ConfigError(f"--no-pruning means --stopping none, not {args.stopping}; give one")
-    return "none" if args.no_pruning else args.stopping or "asha"
+    return "none" if args.no_pruning else args.stopping or "calibrated"
 
 
 def add_pool_arguments(parser: argparse.ArgumentParser, cpu_flag: str) -> None:

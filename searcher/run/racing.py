@@ -1,0 +1,41 @@
+"""Racing: which trained points get one more seed (as SMAC3's intensifier races incumbents).
+
+A point earns a further seed only while its order against a neighbour decides the front and
+the seeds seen so far cannot tell the two apart (searcher/study/contest.py). One seed at a time,
+so a pair stops drawing seeds as soon as it is resolved; a pair still unresolved at the cap is a
+tie and stays one: more seeds of a 359-image validation split would not settle it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from searcher.study.contest import Point, closeness, unresolved_pairs
+
+CAP = 3  # seeds per point, the trial's own run included (SMAC3's max_config_calls)
+# The most of a study's training epochs that confirmation runs may take (`--confirm-share`):
+# the one constant the replay benchmark (benchmarks/search_efficiency.py) tunes.
+CONFIRM_SHARE = 0.25
+# Racing waits until the study holds this many trained points: before, almost every new trial
+# moves the front, and seeds given to its points are mostly spent on points that drop off it.
+RACE_AFTER = 8
+
+
+def next_seeds(points: Sequence[Point], spread: float, cap: int = CAP) -> list[int]:
+    """Keys that should get one more seed: the points of unresolved pairs below the cap, those
+    with the fewest seeds first (one seed is the largest doubt), then the most contested."""
+    score = contested_score(points, spread)
+    seeds = {p.key: p.n for p in points}
+    wanted = [key for key in score if seeds[key] < cap]
+    return sorted(wanted, key=lambda key: (seeds[key], score[key], key))
+
+
+def contested_score(points: Sequence[Point], spread: float) -> dict[int, float]:
+    """Each contested point's closest unresolved gap (|gap| / margin, below 1)."""
+    by_key = {p.key: p for p in points}
+    score: dict[int, float] = {}
+    for a, b in unresolved_pairs(points, spread):
+        value = closeness(by_key[a], by_key[b], spread)
+        for key in (a, b):
+            score[key] = min(value, score.get(key, value))
+    return score
