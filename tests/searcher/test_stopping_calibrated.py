@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import random
+from types import SimpleNamespace
 
+import optuna
 import pytest
 
 from searcher.cli.main import build_parser
@@ -18,6 +20,8 @@ from searcher.run.calibrated import (
     runs_of,
     seed_spread,
 )
+from searcher.run.config import SearchConfig
+from searcher.run.objective import TrialObjective
 from searcher.study import attrs
 from searcher.study.records import TrialRecord
 from space.search_space import load_space
@@ -171,3 +175,21 @@ def test_calibrated_is_the_default_and_asha_stays_selectable() -> None:
     assert stopping() == "calibrated"
     assert stopping("--stopping", "asha") == "asha"
     assert stopping("--no-pruning") == "none"
+
+
+def test_the_objective_exempts_a_retry_and_references_under_the_calibrated_rule() -> None:
+    space = load_space("digits")
+    candidate = next(c for c in space.candidates() if c.id not in
+                     {r.id for r in space.reference_candidates()})  # fmt: skip
+    objective = SimpleNamespace(config=SearchConfig(space), reference_ids=set())
+    trial = optuna.create_study(directions=["maximize", "minimize"]).ask()
+    rule = TrialObjective.stopper(objective, trial, candidate, [])  # type: ignore[arg-type]
+    assert isinstance(rule, CalibratedStopper) and not rule.exempt
+    trial.set_user_attr(attrs.RETRY, 1)
+    rule = TrialObjective.stopper(objective, trial, candidate, [])  # type: ignore[arg-type]
+    assert isinstance(rule, CalibratedStopper) and rule.exempt
+    objective.reference_ids = {candidate.id}
+    assert TrialObjective.stopper(objective, trial, candidate, []) is None  # type: ignore[arg-type]
+    objective.config = SearchConfig(space, stopping="asha")
+    objective.reference_ids = set()
+    assert isinstance(TrialObjective.stopper(objective, trial, candidate, []), AshaStopper)  # type: ignore[arg-type]
