@@ -7,7 +7,7 @@ guards, all read from the study's records each time a trial reaches a rung (asyn
 MO-ASHA):
 
 - calibration: every run the study trained to the end is a witness. The eventual front of those
-  runs (widened by the measured seed spread of final accuracy) is checked against each rung:
+  runs (final accuracy vs cost) is checked against each rung:
   would today's cut at that rung have stopped the member? A rung judges only once at least
   `evidence` members were checked there and at most `max_miss` of them would have been cut;
   before that it lets trials pass, so they are judged at a later, reliable rung or never;
@@ -91,21 +91,18 @@ def seed_spread(runs: Sequence[Run], epoch: int | None, prior: float) -> float:
     return statistics.median(gaps) / 0.954
 
 
-def front_members(runs: Sequence[Run], margin: float) -> list[Run]:
-    """Finished runs that no other finished run beats by more than `margin` at no more cost:
-    the eventual front, widened by the noise of one seed."""
+def front_members(runs: Sequence[Run]) -> list[Run]:
+    """Finished runs that no other finished run dominates on (final accuracy, cost): the
+    eventual front. Runs of equal cost and accuracy are all members."""
     done = sorted((r for r in runs if r.finished), key=lambda r: r.cost)
     members, best_cheaper, i = [], -math.inf, 0
     while i < len(done):
         j = i
         while j < len(done) and done[j].cost == done[i].cost:
             j += 1
-        same = [r.curve[-1] for r in done[i:j]]
-        for k in range(i, j):
-            others = max((a for n, a in enumerate(same) if n != k - i), default=-math.inf)
-            if max(best_cheaper, others) <= done[k].curve[-1] + margin:
-                members.append(done[k])
-        best_cheaper = max(best_cheaper, *same)
+        best_here = max(r.curve[-1] for r in done[i:j])
+        members += [r for r in done[i:j] if best_cheaper < r.curve[-1] == best_here]
+        best_cheaper = max(best_cheaper, best_here)
         i = j
     return members
 
@@ -123,9 +120,7 @@ def calibrate(
     """Would this rung, judged as the rule judges (near-ties raised), have cut the members of
     the eventual front? Reliable once `evidence` members were checked and few enough were cut."""
     margin = seed_spread(runs, rung, prior)
-    members = [
-        m for m in front_members(runs, seed_spread(runs, None, prior)) if len(m.curve) >= rung
-    ]
+    members = [m for m in front_members(runs) if len(m.curve) >= rung]
     missed = sum(cut(runs, rung, m.key, m.curve[rung - 1] + margin, m.cost, eta) for m in members)
     reliable = len(members) >= evidence and missed <= max_miss * len(members)
     return Calibration(rung, len(members), missed, reliable)

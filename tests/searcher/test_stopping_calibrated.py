@@ -138,11 +138,12 @@ def test_the_rule_rereads_the_records_and_never_stops_the_last_epoch() -> None:
     stopper(AGREEING, 1.3e-3, min_epochs=1)(report(2, 0.01, epochs=2))
 
 
-def test_front_members_are_widened_by_the_seed_spread() -> None:
+def test_front_members_are_the_runs_no_finished_run_dominates() -> None:
     runs = [Run(0, "a", 0.0, (0.80,), True), Run(1, "b", 1.0, (0.90,), True),
-            Run(2, "c", 2.0, (0.895,), True), Run(3, "d", 3.0, (0.5,), False)]  # fmt: skip
-    assert [r.key for r in front_members(runs, 0.0)] == [0, 1]
-    assert [r.key for r in front_members(runs, 0.01)] == [0, 1, 2]
+            Run(2, "c", 2.0, (0.90,), True), Run(3, "d", 3.0, (0.95,), False),
+            Run(4, "e", 1.0, (0.85,), True), Run(5, "f", 1.0, (0.90,), True)]  # fmt: skip
+    # c: as accurate as the cheaper b; e: below b at the same cost; d: not finished.
+    assert [r.key for r in front_members(runs)] == [0, 1, 5]
 
 
 def test_seed_spread_is_the_prior_until_three_pairs_exist() -> None:
