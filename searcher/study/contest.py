@@ -95,6 +95,7 @@ def unresolved_pairs(points: Sequence[Point], spread: float, z: float = Z) -> li
     For x no costlier than y, the order of x and y decides y's place when y is on the front and
     ahead of x (reversed, x would dominate y), or when x is at least level with y and no third
     point clearly dominates y (reversed, y would leave x's shadow)."""
+    points = near_front(points, spread, z)
     on_front = {p.key for p in mean_front(points)}
     clear = {
         y.key: {c.key for c in points if dominates(c, y) and closeness(c, y, spread, z) >= 1}
@@ -113,6 +114,20 @@ def unresolved_pairs(points: Sequence[Point], spread: float, z: float = Z) -> li
                 pair = (min(x.key, y.key), max(x.key, y.key))
                 found[pair] = min(score, found.get(pair, math.inf))
     return sorted(found, key=lambda pair: (found[pair], pair))
+
+
+def near_front(points: Sequence[Point], spread: float, z: float = Z) -> list[Point]:
+    """The points less than the widest margin (one seed each) below the best mean at their
+    cost. A point further below is clearly dominated and clearly behind every front point
+    at or above its cost, so it is in no unresolved pair: a study of 10 000 trials compares
+    the few hundred near its front, not all pairs."""
+    widest = z * spread * math.sqrt(2)
+    best_at: dict[float, float] = {}
+    best = -math.inf
+    for p in sorted(points, key=lambda p: p.cost):
+        best = max(best, p.mean)
+        best_at[p.cost] = best  # the last of equal costs: every point of that cost counted
+    return [p for p in points if best_at[p.cost] - p.mean < widest]
 
 
 def ties(points: Sequence[Point], spread: float, cap: int) -> set[frozenset[int]]:
