@@ -3,9 +3,11 @@
 No training: a replayed search proposes candidates exactly as divco does (TPE through
 `space.suggest`, or a random order), "trains" a candidate by reading one seed's stored curve
 epoch by epoch through the same stopper classes the searcher uses, and pays for the epochs it
-read. A candidate already trained or stopped is a free duplicate, as in `searcher run`.
-Hypervolume is measured on the *mean* over the table's seeds of the final accuracy (the search
-itself only sees one seed), against log10 GFLOPs, from a fixed reference point.
+read. A candidate already trained or stopped is a free duplicate, as in `searcher run`; a
+stopped one proposed again is retried once with another seed (searcher/run/claim.py). After
+each run the search confirms as `searcher run` does: `racing.next_seeds` picks the contested
+point, which trains one more seed at full fidelity, while confirmation stays within
+`confirm_share` of all epochs spent. What it reports is scored by efficiency_score.py.
 """
 
 from __future__ import annotations
@@ -13,16 +15,20 @@ from __future__ import annotations
 import math
 import random
 import statistics
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import optuna
+from efficiency_score import Sample, reference_point_of, score, true_front
 
 from searcher.run.asha import AshaStopper
+from searcher.run.calibrated import CalibratedStopper, Calibration
 from searcher.run.claim import PRUNED_RETRIES
 from searcher.run.pruning import CostBucketMedianStopper
+from searcher.run.racing import CAP, CONFIRM_SHARE, RACE_AFTER, next_seeds
 from searcher.study import attrs
+from searcher.study.contest import PRIOR_SPREAD, Point, seed_spread
 from searcher.study.open import DIRECTIONS, make_sampler
 from searcher.study.records import TrialRecord
 from space.search_space import SearchSpace
@@ -30,15 +36,17 @@ from space.suggest import suggest
 from trainers.train.cotrain import EpochReport, StopTraining
 from trainers.train.evaluate import Evaluation
 
-Strategy = Literal["random", "tpe", "tpe+median", "tpe+asha", "random+asha"]
-STRATEGIES: tuple[Strategy, ...] = ("random", "tpe", "tpe+median", "tpe+asha", "random+asha")
-DEFAULT_STRATEGY: Strategy = "tpe+asha"  # what `searcher run` does
+Stopping = Literal["none", "median", "asha", "calibrated"]
+STRATEGIES = ("random", "tpe", "tpe+median", "tpe+asha", "random+asha", "tpe+calibrated",
+              "random+calibrated")  # fmt: skip
+DEFAULT_STRATEGY = "tpe+calibrated"  # what `searcher run` does
 MAX_IDLE_PROPOSALS = 200  # as searcher/run/loop.py: consecutive duplicates before giving up
 MAX_PROPOSALS = 600  # TPE's proposals slow down with the trial count: a replay ends there
 
 
 @dataclass(frozen=True)
 class Entry:
+    key: int
     cid: str
     params: dict[str, Any]
     gflops: float
@@ -48,112 +56,141 @@ class Entry:
 
 def entries(table: dict[str, Any]) -> dict[str, Entry]:
     return {
-        cid: Entry(cid, row["params"], row["gflops"],
+        cid: Entry(key, cid, row["params"], row["gflops"],
                    statistics.fmean(c[-1] for c in row["curves"].values()),
                    tuple(tuple(row["curves"][s]) for s in sorted(row["curves"], key=int)))
-        for cid, row in table["rows"].items()
+        for key, (cid, row) in enumerate(sorted(table["rows"].items()))
     }  # fmt: skip
 
 
-def reference_point(table: dict[str, Entry]) -> tuple[float, float]:
-    """(the worst mean accuracy, log10 of the largest GFLOPs): every candidate counts >= 0."""
-    return (min(e.truth for e in table.values()), max(math.log10(e.gflops) for e in table.values()))
+@dataclass(frozen=True)
+class Settings:
+    """What a replay varies: the stopping rules' and confirmation's parameters."""
 
-
-def hypervolume(points: Sequence[tuple[float, float]], ref: tuple[float, float]) -> float:
-    """Area dominated by (accuracy, log10 cost) points (accuracy up, cost down) within ref."""
-    inside = sorted((c, a) for a, c in points if a > ref[0] and c < ref[1])
-    if not inside:
-        return 0.0
-    area, best = 0.0, ref[0]
-    for (cost, accuracy), following in zip(inside, [*inside[1:], (ref[1], 0.0)], strict=True):
-        best = max(best, accuracy)
-        area += (following[0] - cost) * (best - ref[0])
-    return area
+    eta: int = 3
+    min_epochs: int = 2
+    confirm_share: float = CONFIRM_SHARE  # of all epochs spent
+    confirm_cap: int = CAP  # seeds per point
+    confirm_prior: float = PRIOR_SPREAD  # seed spread before two seeds of one point exist
+    stopper: dict[str, Any] = field(default_factory=dict)  # CalibratedStopper's keywords
 
 
 @dataclass
 class Replay:
-    """One replayed search: its cost so far and the (epochs, hypervolume) after every trial."""
+    """One replayed search: what it trained, what it spent, and the scored front after each run."""
 
     table: dict[str, Entry]
-    ref: tuple[float, float]
     rng: random.Random
-    stopping: Literal["none", "median", "asha"]
-    eta: int = 3
-    min_epochs: int = 2
-    # A replay ends once it holds `goal` hypervolume and has spent `horizon` epochs: what comes
-    # after changes neither measure (and TPE's proposals get slower with every trial).
-    goal: float = math.inf
-    horizon: int = 0
+    stopping: Stopping
+    settings: Settings
+    goal: float = math.inf  # the replay ends once it holds `goal` hypervolume
+    horizon: int = 0  # ... and has spent `horizon` epochs
+
+    def __post_init__(self) -> None:
+        self.truth = {e.key: (e.truth, math.log10(e.gflops)) for e in self.table.values()}
+        self.front = true_front(self.truth)
+        self.ref = reference_point_of(self.truth)
+        self.epochs = self.confirm_epochs = 0
+        self.records: list[TrialRecord] = []
+        self.seen: set[str] = set()
+        self.runs: dict[str, list[int]] = {}  # the seeds each candidate ran with, in order
+        self.finals: dict[str, list[tuple[int, float]]] = {}  # full runs: (seed, accuracy)
+        self.stopped: set[str] = set()  # candidates whose every run so far was stopped
+        self.trace: list[Sample] = [Sample(0, 0.0, 0.0, 0.0)]
+        self.cache: dict[tuple[int, int], Calibration] = {}
 
     @property
     def done(self) -> bool:
-        return self.trace[-1][1] >= self.goal and self.epochs >= self.horizon
-
-    def __post_init__(self) -> None:
-        self.epochs, self.records, self.seen = 0, [], set()
-        self.runs: dict[str, list[int]] = {}  # the seeds each candidate ran with, in order
-        self.stopped: set[str] = set()  # candidates whose every run so far was stopped
-        self.trace: list[tuple[int, float]] = [(0, 0.0)]
-        self.trained: list[tuple[float, float]] = []
+        return self.trace[-1].hypervolume >= self.goal and self.epochs >= self.horizon
 
     def train(self, cid: str, reference: bool) -> float | None:
-        """Reads one seed's curve through the stopper; the final accuracy, None if stopped."""
+        """One search run through the stopper, then confirmation; the run's final accuracy,
+        None if it was stopped."""
         entry = self.table[cid]
         used = self.runs.setdefault(cid, [])
         seed = self.rng.choice([s for s in range(len(entry.curves)) if s not in used] or [0])
+        retry = bool(used)
         used.append(seed)
-        curve = entry.curves[seed]
-        stopper = None if reference else self.stopper(entry.gflops)
-        ran = len(curve)
-        for epoch, accuracy in enumerate(curve, 1):
-            report = EpochReport(epoch, len(curve), 0.0, 0.0,
-                                 Evaluation(accuracy, (accuracy,), 0.0, 1), 0.0,
-                                 final=epoch == len(curve))  # fmt: skip
-            try:
-                if stopper is not None:
-                    stopper(report)
-            except StopTraining:
-                ran = epoch
-                break
-        self.epochs += ran
-        status = "trained" if ran == len(curve) else "pruned"
-        values = {attrs.GFLOPS: entry.gflops, attrs.CURVE: list(curve[:ran])}
-        self.records.append(TrialRecord(len(self.records), "COMPLETE", status, values))
+        stopper = None if reference else self.stopper(entry.gflops, retry)
+        ran = read_curve(entry.curves[seed], stopper)
+        self.record(entry, seed, ran)
         self.seen.add(cid)
-        (self.stopped.add if status == "pruned" else self.stopped.discard)(cid)
+        (self.stopped.add if ran < len(entry.curves[seed]) else self.stopped.discard)(cid)
+        self.confirm()
+        return entry.curves[seed][-1] if ran == len(entry.curves[seed]) else None
+
+    def record(self, entry: Entry, seed: int, ran: int) -> None:
+        curve = entry.curves[seed]
+        status = "trained" if ran == len(curve) else "pruned"
+        values = {attrs.GFLOPS: entry.gflops, attrs.CURVE: list(curve[:ran]),
+                  attrs.CANDIDATE_ID: entry.cid}  # fmt: skip
+        self.records.append(TrialRecord(len(self.records), "COMPLETE", status, values))
+        self.epochs += ran
         if status == "trained":
-            self.trained.append((entry.truth, math.log10(entry.gflops)))
-        self.trace.append((self.epochs, hypervolume(self.trained, self.ref)))
-        return curve[-1] if status == "trained" else None
+            self.finals.setdefault(entry.cid, []).append((seed, curve[-1]))
+        points = self.points()
+        self.trace.append(score(points, self.truth, self.front, self.ref, self.epochs))
+
+    def points(self) -> list[Point]:
+        return [Point(self.table[cid].key, math.log10(self.table[cid].gflops),
+                      tuple(a for _, a in runs)) for cid, runs in self.finals.items()]  # fmt: skip
+
+    def confirm(self) -> None:
+        """Further seeds for the contested points, one at a time, within the share."""
+        share, by_key = self.settings.confirm_share, {e.key: e for e in self.table.values()}
+        while share > 0 and len(self.finals) >= RACE_AFTER:
+            epochs = len(next(iter(self.table.values())).curves[0])
+            if self.confirm_epochs + epochs > share * (self.epochs + epochs):
+                return
+            points = self.points()
+            spread = seed_spread(points, self.settings.confirm_prior)
+            chosen = next_seeds(points, spread, self.settings.confirm_cap)
+            if not chosen:
+                return
+            entry = by_key[chosen[0]]
+            done = {s for s, _ in self.finals[entry.cid]}
+            free = [s for s in range(len(entry.curves)) if s not in done]
+            if not free:
+                return
+            self.record(entry, self.rng.choice(free), len(entry.curves[0]))
+            self.confirm_epochs += len(entry.curves[0])
 
     def retries(self, cid: str) -> bool:
         """As searcher/run/claim.py: a stopped candidate proposed again trains once more."""
         return cid in self.stopped and len(self.runs[cid]) <= PRUNED_RETRIES
 
-    def stopper(self, gflops: float) -> Callable[[EpochReport], None] | None:
+    def stopper(self, gflops: float, retry: bool) -> Callable[[EpochReport], None] | None:
+        records, s = list(self.records), self.settings
         if self.stopping == "median":
-            return CostBucketMedianStopper(gflops, list(self.records))
+            return CostBucketMedianStopper(gflops, records)
         if self.stopping == "asha":
-            return AshaStopper(gflops, list(self.records), self.eta, self.min_epochs)
+            return AshaStopper(gflops, records, s.eta, s.min_epochs)
+        if self.stopping == "calibrated":
+            return CalibratedStopper(gflops, records, len(records), s.eta, s.min_epochs,
+                                     exempt=retry, cache=self.cache, **s.stopper)  # fmt: skip
         return None
 
 
+def read_curve(curve: tuple[float, ...], stopper: Callable[[EpochReport], None] | None) -> int:
+    """Feeds the stored curve to the stopper epoch by epoch; the epochs it let run."""
+    for epoch, accuracy in enumerate(curve, 1):
+        report = EpochReport(epoch, len(curve), 0.0, 0.0,
+                             Evaluation(accuracy, (accuracy,), 0.0, 1), 0.0,
+                             final=epoch == len(curve))  # fmt: skip
+        try:
+            if stopper is not None:
+                stopper(report)
+        except StopTraining:
+            return epoch
+    return len(curve)
+
+
 def replay(
-    strategy: Strategy,
-    seed: int,
-    table: dict[str, Entry],
-    space: SearchSpace,
-    budget_epochs: int,
-    eta: int = 3,
-    min_epochs: int = 2,
-    goal: float = math.inf,
-    horizon: int = 0,
-) -> list[tuple[int, float]]:
+    strategy: str, seed: int, table: dict[str, Entry], space: SearchSpace, budget_epochs: int,
+    settings: Settings, goal: float = math.inf, horizon: int = 0,
+) -> list[Sample]:  # fmt: skip
     sampler, _, stopping = strategy.partition("+")
-    run = Replay(table, reference_point(table), random.Random(seed), stopping or "none", eta,
-                 min_epochs, goal, horizon)  # type: ignore[arg-type]  # fmt: skip
+    run = Replay(table, random.Random(seed), stopping or "none", settings, goal, horizon)  # type: ignore[arg-type]
     if sampler == "random":
         order = sorted(table)
         run.rng.shuffle(order)
@@ -192,11 +229,3 @@ def _replay_tpe(run: Replay, seed: int, space: SearchSpace, budget_epochs: int) 
             study.tell(trial, state=optuna.trial.TrialState.PRUNED)
         else:
             study.tell(trial, [accuracy, run.table[cid].gflops])
-
-
-def epochs_to_reach(trace: Sequence[tuple[int, float]], level: float) -> float:
-    return next((float(e) for e, hv in trace if hv >= level), math.inf)
-
-
-def hypervolume_at(trace: Sequence[tuple[int, float]], epochs: int) -> float:
-    return max((hv for e, hv in trace if e <= epochs), default=0.0)

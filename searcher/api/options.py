@@ -58,7 +58,7 @@ class SearchOptions:
     latency_runtime: Literal["pytorch", "onnxruntime"] = "pytorch"
     seed: int = 0
     init: Literal["scratch", "wide_then_narrow"] | None = None
-    stopping: Literal["asha", "median", "none"] | None = None  # None: asha
+    stopping: Literal["calibrated", "asha", "median", "none"] | None = None  # None: calibrated
     no_pruning: bool = False
     asha_eta: int = 3
     asha_min_epochs: int = 2
@@ -112,7 +112,7 @@ def stopping_of(options: SearchOptions) -> str:
     """`stopping`, with `no_pruning` kept as the old spelling of `none`."""
     if options.no_pruning and options.stopping not in (None, "none"):
         raise ConfigError(f"--no-pruning means --stopping none, not {options.stopping}; give one")
-    return "none" if options.no_pruning else options.stopping or "asha"
+    return "none" if options.no_pruning else options.stopping or "calibrated"
 
 
 def space_of(options: SearchOptions, kind: SpaceKind | None = None) -> SearchSpace:

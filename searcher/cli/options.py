@@ -170,8 +170,10 @@ def add_search_arguments(parser: argparse.ArgumentParser, n_trials: int) -> None
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--init", choices=["scratch", "wide_then_narrow"],
                         help="recipe init of every candidate (default: the space's recipe)")  # fmt: skip
-    parser.add_argument("--stopping", choices=["asha", "median", "none"],
-                        help="early stopping: asha (MO-ASHA, default), median (cost-bucket median), none")  # fmt: skip
+    parser.add_argument("--stopping", choices=["calibrated", "asha", "median", "none"],
+                        help="early stopping: calibrated (MO-ASHA's cut at rungs the study showed "
+                        "safe, hedged; default), asha (classic MO-ASHA), median (cost-bucket "
+                        "median), none")  # fmt: skip
     parser.add_argument(
         "--no-pruning",
         action="store_true",
@@ -180,7 +182,7 @@ def add_search_arguments(parser: argparse.ArgumentParser, n_trials: int) -> None
     parser.add_argument("--asha-eta", type=at_least_two, default=3,
                         help="MO-ASHA keeps the top 1/eta at rungs of max_epochs // eta**k epochs")  # fmt: skip
     parser.add_argument(
-        "--asha-min-epochs", type=positive_int, default=2, help="MO-ASHA's lowest rung"
+        "--asha-min-epochs", type=positive_int, default=2, help="the lowest rung (calibrated, asha)"
     )
     add_confirm_arguments(parser)
 

@@ -48,12 +48,24 @@ def dominates(a: RungEntry, b: RungEntry) -> bool:
 
 
 def nondominated_fronts(entries: Sequence[RungEntry]) -> list[list[RungEntry]]:
-    """Non-dominated sorting: front 0 is the Pareto set, front 1 the Pareto set of the rest..."""
-    remaining, fronts = list(entries), []
-    while remaining:
-        front = [e for e in remaining if not any(dominates(o, e) for o in remaining)]
-        fronts.append(front)
-        remaining = [e for e in remaining if e not in front]
+    """Non-dominated sorting: front 0 is the Pareto set, front 1 the Pareto set of the rest...
+
+    Two objectives allow O(n log n): taken cheapest first (the more accurate first at equal
+    cost), an entry joins the first front whose most recent entry it is not dominated by; that
+    entry is the most accurate of its front so far, so the fronts' last accuracies fall with the
+    front index and a binary search finds the place. Identical entries share a front."""
+    fronts: list[list[RungEntry]] = []
+    for e in sorted(entries, key=lambda e: (e.cost, -e.accuracy)):
+        low, high = 0, len(fronts)
+        while low < high:  # first front whose last entry does not dominate e
+            middle = (low + high) // 2
+            if dominates(fronts[middle][-1], e):
+                low = middle + 1
+            else:
+                high = middle
+        if low == len(fronts):
+            fronts.append([])
+        fronts[low].append(e)
     return fronts
 
 

@@ -14,9 +14,10 @@ from space.search_space import SearchSpace
 if TYPE_CHECKING:  # the CLI builds a config without importing torch
     from trainers.data import DataMode
 
-# Early stopping: MO-ASHA (searcher/run/asha.py), the cost-bucket median rule
-# (searcher/run/pruning.py), or none (every candidate trains its full recipe).
-Stopping = Literal["asha", "median", "none"]
+# Early stopping: MO-ASHA's cut at calibrated, hedged rungs (searcher/run/calibrated.py), classic
+# MO-ASHA (searcher/run/asha.py), the cost-bucket median rule (searcher/run/pruning.py), or none
+# (every candidate trains its full recipe).
+Stopping = Literal["calibrated", "asha", "median", "none"]
 # What times a trial's latency table: PyTorch on the training device, or the deployable ONNX
 # graphs in ONNX Runtime's CPU provider (trainers/measure/runtime_latency.py).
 LatencyRuntime = Literal["pytorch", "onnxruntime"]
@@ -38,7 +39,7 @@ class SearchConfig:
     device: str = "cpu"
     seed: int = 0
     runs_dir: Path = Path("runs")
-    stopping: Stopping = "asha"
+    stopping: Stopping = "calibrated"
     asha_eta: int = 3  # keep the top 1/eta at each rung; rungs at max_epochs // eta**k
     asha_min_epochs: int = 2  # the lowest rung
     throughput_batch: int = 64

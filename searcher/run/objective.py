@@ -17,6 +17,7 @@ from typing import Any
 import optuna
 
 from searcher.run.asha import AshaStopper
+from searcher.run.calibrated import CalibratedStopper
 from searcher.run.claim import claim
 from searcher.run.config import SearchConfig
 from searcher.run.progress import Progress
@@ -124,7 +125,8 @@ class TrialObjective:
     def stopper(
         self, trial: optuna.Trial, candidate: Candidate, records: list[TrialRecord]
     ) -> TrainingCallback | None:
-        """The early-stopping rule for this candidate; references always run to the end."""
+        """The early-stopping rule for this candidate; references always run to the end, and
+        under the calibrated rule so does the retry of a stopped candidate (its second chance)."""
         config = self.config
         if config.stopping == "none" or candidate.id in self.reference_ids:
             return None
@@ -133,8 +135,12 @@ class TrialObjective:
             return CostBucketMedianStopper(gflops, records)
         # asynchronous rungs: re-read the study when this trial reaches a rung
         study, number = trial.study, trial.number
-        return AshaStopper(
-            gflops, lambda: read_records(study), config.asha_eta, config.asha_min_epochs, number
+        eta, min_epochs = config.asha_eta, config.asha_min_epochs
+        if config.stopping == "asha":
+            return AshaStopper(gflops, lambda: read_records(study), eta, min_epochs, number)
+        retry = bool(trial.user_attrs.get(attrs.RETRY))
+        return CalibratedStopper(
+            gflops, lambda: read_records(study), number, eta, min_epochs, exempt=retry
         )
 
     def train(

@@ -152,8 +152,8 @@ def stopping(*words: str) -> str:
     return search_config(args, load_space("digits")).stopping
 
 
-def test_asha_is_the_default_and_no_pruning_means_none() -> None:
-    assert stopping() == "asha"
+def test_calibrated_is_the_default_and_no_pruning_means_none() -> None:
+    assert stopping() == "calibrated"
     assert stopping("--stopping", "median") == "median"
     assert stopping("--no-pruning") == "none"
     with pytest.raises(ConfigError, match="--no-pruning means --stopping none"):
