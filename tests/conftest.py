@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import signal
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,13 +40,41 @@ def tiny_space(tmp_path: Path) -> Path:
     return path
 
 
+def tiny_run_args(directory: Path, space: Path) -> list[str]:
+    return [
+        "run", "--space", str(space), "--storage", f"sqlite:///{directory / 'study.db'}",
+        "--runs-dir", str(directory / "runs"), "--study", "tiny", "--no-pruning",
+    ]  # fmt: skip
+
+
 @pytest.fixture
 def run_args(tmp_path: Path, tiny_space: Path) -> list[str]:
     """`searcher run` arguments for a tiny search in this test's own directory."""
-    return [
-        "run", "--space", str(tiny_space), "--storage", f"sqlite:///{tmp_path / 'study.db'}",
-        "--runs-dir", str(tmp_path / "runs"), "--study", "tiny", "--no-pruning",
-    ]  # fmt: skip
+    return tiny_run_args(tmp_path, tiny_space)
+
+
+@dataclass(frozen=True)
+class TrainedStudy:
+    """A finished tiny search: its storage, the study's name and what `searcher run` printed."""
+
+    storage: str
+    name: str
+    output: str
+
+
+@pytest.fixture(scope="session")
+def tiny_study(tmp_path_factory: pytest.TempPathFactory) -> TrainedStudy:
+    """`searcher run --n-trials 3` over the tiny space, once a session (once per xdist worker),
+    for the tests that only read a trained study; a test that changes its study runs its own."""
+    from searcher.cli.main import main
+
+    directory = tmp_path_factory.mktemp("tiny-study")
+    space = directory / "tiny.yaml"
+    space.write_text(TINY_SPACE)
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert main([*tiny_run_args(directory, space), "--n-trials", "3"]) == 0
+    return TrainedStudy(f"sqlite:///{directory / 'study.db'}", "tiny", printed.getvalue())
 
 
 @pytest.fixture(autouse=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from searcher.cli.main import main
+from tests.conftest import TrainedStudy
 from tests.ui.fake_study import finish, make_study, start_running
 
 APP = str(Path(__file__).resolve().parents[2] / "ui" / "app.py")
@@ -20,9 +20,8 @@ def run_app(monkeypatch: pytest.MonkeyPatch, *argv: str) -> AppTest:
     return app.run()
 
 
-def test_all_tabs_render_a_stored_study(tmp_path: Path, run_args: list[str], monkeypatch) -> None:
-    assert main([*run_args, "--n-trials", "4"]) == 0
-    app = run_app(monkeypatch, "--storage", f"sqlite:///{tmp_path / 'study.db'}", "--study", "tiny")
+def test_all_tabs_render_a_stored_study(tiny_study: TrainedStudy, monkeypatch) -> None:
+    app = run_app(monkeypatch, "--storage", tiny_study.storage, "--study", tiny_study.name)
     assert not app.exception
     assert len(app.tabs) == 4
     markdown = " ".join(m.value for m in app.markdown)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from searcher.cli.main import main
 from searcher.study.frontier import pareto_front
+from tests.conftest import TrainedStudy
 from tests.ui.server import dashboard_server
 from ui.data import load_records
 
@@ -22,9 +22,8 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 
 
 @pytest.fixture
-def dashboard(tmp_path: Path, run_args: list[str]) -> Iterator[tuple[str, str]]:
-    assert main([*run_args, "--n-trials", "4"]) == 0
-    storage = f"sqlite:///{tmp_path / 'study.db'}"
+def dashboard(tmp_path: Path, tiny_study: TrainedStudy) -> Iterator[tuple[str, str]]:
+    storage = tiny_study.storage  # the dashboard only reads it
     with dashboard_server(storage, "tiny", tmp_path) as server:  # stopped even if the test fails
         yield server.url, storage
 
