@@ -19,6 +19,8 @@ from tests.conftest import TrainedStudy
 from trainers import load_checkpoint
 from trainers.measure.latency import LatencyTable
 
+pytestmark = pytest.mark.slow  # searches, a Ctrl-C to a real process
+
 TRAINED_ATTRS = {
     attrs.STATUS, attrs.CANDIDATE, attrs.CANDIDATE_ID, attrs.LABEL, attrs.ACCURACY,
     attrs.MEMBER_ACCURACIES, attrs.VAL_LOSS, attrs.TEST_ACCURACY, attrs.CURVE, attrs.GFLOPS,

@@ -20,6 +20,7 @@ def run_app(monkeypatch: pytest.MonkeyPatch, *argv: str) -> AppTest:
     return app.run()
 
 
+@pytest.mark.slow
 def test_all_tabs_render_a_stored_study(tiny_study: TrainedStudy, monkeypatch) -> None:
     app = run_app(monkeypatch, "--storage", tiny_study.storage, "--study", tiny_study.name)
     assert not app.exception
@@ -45,6 +46,7 @@ def test_empty_and_unreachable_storages_say_so(tmp_path: Path, monkeypatch) -> N
     assert not app.exception and "Cannot read storage" in app.error[0].value
 
 
+@pytest.mark.slow
 def test_a_trial_finished_between_two_runs_appears_after_the_second(
     tmp_path: Path, monkeypatch
 ) -> None:

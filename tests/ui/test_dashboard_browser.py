@@ -14,6 +14,8 @@ from tests.conftest import TrainedStudy
 from tests.ui.server import dashboard_server
 from ui.data import load_records
 
+pytestmark = pytest.mark.slow  # a dashboard server and a browser
+
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(os.environ.get("DIVCO_TEST_OUTPUT", ROOT / "test-output"))

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import pytest
+
 from searcher.study.frontier import pareto_front
 from tests.conftest import TrainedStudy
 from ui.data import COST_AXES, front_numbers, load_records, series_of, study_names, to_frame
@@ -12,6 +14,7 @@ def test_series_of_each_kind_of_candidate() -> None:
     assert series_of({"members": [{}, {}]}) == "heterogeneous ensemble"
 
 
+@pytest.mark.slow
 def test_frame_and_front_come_from_the_stored_study(tiny_study: TrainedStudy) -> None:
     storage = tiny_study.storage
     assert study_names(storage) == ["tiny"]
