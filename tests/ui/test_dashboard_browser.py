@@ -49,7 +49,9 @@ def test_frontier_renders_with_the_stored_trials_and_pareto_rows(
         chart.locator("canvas, svg").first.wait_for(timeout=30_000)
         page.wait_for_timeout(1500)  # let Vega finish drawing before the screenshot
         heading = page.get_by_text(re.compile(r"Pareto front: \d+ of \d+ trials")).inner_text()
-        rows = page.locator('[data-testid="stTable"]').first.locator("tbody tr").all_inner_texts()
+        table_rows = page.locator('[data-testid="stTable"]').first.locator("tbody tr")
+        table_rows.first.wait_for(timeout=30_000)  # a busy machine draws the table after the chart
+        rows = table_rows.all_inner_texts()
         shown = page.locator('[data-testid="stMetric"]').first.inner_text()
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOTS / "dashboard-frontier.png"), full_page=True)
