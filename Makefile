@@ -23,7 +23,12 @@ test: $(STAMP) browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mkdocs build --strict --quiet
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --dist loadscope
+
+# The edit loop, under a minute: all but the tests marked slow (real processes, servers, searches).
+# pytest-xdist runs one worker per core and each test module on one worker (its fixtures built once).
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -n auto --dist loadscope -m "not slow"
 
 # Headless Chromium for the dashboard's browser test (Debian's package; playwright drives it).
 browser:

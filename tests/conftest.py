@@ -1,13 +1,24 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import signal
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+# One intra-op thread per test process, set before anything imports torch (child processes
+# inherit it). The suite's models are tiny: a second thread gains nothing, and on a busy or
+# parallel (pytest-xdist) 2-core machine OpenMP's spinning threads cost some 20x the CPU time.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+# A trial's latency table is timed row by row until its calls agree or a time cap passes; on a busy
+# machine they never agree, and the suite's trials prove nothing by the precision of their table.
+os.environ.setdefault("DIVCO_LATENCY_MAX_S", "0.02")
 
 TINY_SPACE = """
 description: two tiny families for fast tests
@@ -29,13 +40,41 @@ def tiny_space(tmp_path: Path) -> Path:
     return path
 
 
+def tiny_run_args(directory: Path, space: Path) -> list[str]:
+    return [
+        "run", "--space", str(space), "--storage", f"sqlite:///{directory / 'study.db'}",
+        "--runs-dir", str(directory / "runs"), "--study", "tiny", "--no-pruning",
+    ]  # fmt: skip
+
+
 @pytest.fixture
 def run_args(tmp_path: Path, tiny_space: Path) -> list[str]:
     """`searcher run` arguments for a tiny search in this test's own directory."""
-    return [
-        "run", "--space", str(tiny_space), "--storage", f"sqlite:///{tmp_path / 'study.db'}",
-        "--runs-dir", str(tmp_path / "runs"), "--study", "tiny", "--no-pruning",
-    ]  # fmt: skip
+    return tiny_run_args(tmp_path, tiny_space)
+
+
+@dataclass(frozen=True)
+class TrainedStudy:
+    """A finished tiny search: its storage, the study's name and what `searcher run` printed."""
+
+    storage: str
+    name: str
+    output: str
+
+
+@pytest.fixture(scope="session")
+def tiny_study(tmp_path_factory: pytest.TempPathFactory) -> TrainedStudy:
+    """`searcher run --n-trials 3` over the tiny space, once a session (once per xdist worker),
+    for the tests that only read a trained study; a test that changes its study runs its own."""
+    from searcher.cli.main import main
+
+    directory = tmp_path_factory.mktemp("tiny-study")
+    space = directory / "tiny.yaml"
+    space.write_text(TINY_SPACE)
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert main([*tiny_run_args(directory, space), "--n-trials", "3"]) == 0
+    return TrainedStudy(f"sqlite:///{directory / 'study.db'}", "tiny", printed.getvalue())
 
 
 @pytest.fixture(autouse=True)
@@ -48,12 +87,23 @@ def stop_searcher_processes():
 
 
 # Every process the suite starts (and their children: workers, Streamlit servers) inherits this
-# marker; at the end of the session any still alive is killed and the session fails.
+# marker; at the end of the session any still alive is killed and the session fails. Under
+# pytest-xdist each worker process runs its own session: it marks and scans its own processes and
+# hands what it found to the controller (`workeroutput`), which reports it and fails the run.
 SESSION_MARKER = "DIVCO_TEST_SESSION"
+LEFTOVERS_KEY = "divco_leftover_processes"
+leftovers_key = pytest.StashKey[list[str]]()
+
+
+def is_xdist_controller(config: pytest.Config) -> bool:
+    """The process that hands tests to xdist workers and runs none itself."""
+    return config.pluginmanager.hasplugin("dsession")
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    os.environ[SESSION_MARKER] = f"{os.getpid()}-{time.time_ns()}"
+    session.config.stash[leftovers_key] = []
+    if not is_xdist_controller(session.config):
+        os.environ[SESSION_MARKER] = f"{os.getpid()}-{time.time_ns()}"
     children_get_default_signals()
 
 
@@ -82,17 +132,13 @@ def processes_with_marker(marker: str) -> list[int]:
     return found
 
 
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    marker = os.environ.get(SESSION_MARKER)
-    if marker is None or not Path("/proc/self/environ").exists():
-        return  # not Linux: nothing to scan
+def kill_leftovers(marker: str) -> list[str]:
+    """Kills this session's processes still alive after a moment's grace; one line each."""
     deadline = time.monotonic() + 5  # processes told to stop get a moment to exit
     leftovers = processes_with_marker(marker)
     while leftovers and time.monotonic() < deadline:
         time.sleep(0.2)
         leftovers = processes_with_marker(marker)
-    if not leftovers:
-        return
     lines = []
     for pid in leftovers:
         with contextlib.suppress(OSError):
@@ -100,6 +146,27 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             lines.append(f"  {pid}: {cmd.decode(errors='replace')[:200]}")
         with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGKILL)
-    print("\nprocesses started by the test suite were still alive (now killed):", file=sys.stderr)
-    print("\n".join(lines), file=sys.stderr)
-    session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    return lines
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """On the xdist controller: collects what a finished worker found and killed."""
+    found = getattr(node, "workeroutput", {}).get(LEFTOVERS_KEY, [])
+    node.config.stash[leftovers_key].extend(found)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config, marker = session.config, os.environ.get(SESSION_MARKER)
+    if not is_xdist_controller(config) and marker and Path("/proc/self/environ").exists():
+        config.stash[leftovers_key].extend(kill_leftovers(marker))  # not Linux: nothing to scan
+    lines = config.stash[leftovers_key]
+    if hasattr(config, "workerinput"):  # an xdist worker: the controller reports and fails
+        config.workeroutput[LEFTOVERS_KEY] = lines
+        return
+    if lines:
+        print(
+            "\nprocesses started by the test suite were still alive (now killed):", file=sys.stderr
+        )
+        print("\n".join(lines), file=sys.stderr)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -5,6 +5,7 @@ import pytest
 from searcher.cli.main import main
 
 
+@pytest.mark.slow
 def test_space_show_marks_candidates_over_budget(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["space", "show", "--space", "digits", "--budget-gflops", "0.0001"]) == 0
     out = capsys.readouterr().out

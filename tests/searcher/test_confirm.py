@@ -31,6 +31,7 @@ def trained(tmp_path: Path) -> list[TrialRecord]:
     return [r for r in read_records(study) if r.status == "trained"]
 
 
+@pytest.mark.slow
 def test_confirm_stores_every_seed_against_its_trial(
     tmp_path: Path, run_args: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -41,6 +41,7 @@ def trained_attrs(directory: Path) -> list[dict]:
     return [r.attrs for r in read_records(study) if r.status == "trained"]
 
 
+@pytest.mark.slow
 def test_a_trial_on_two_cpu_processes_stores_the_attributes_of_one(
     tmp_path: Path, run_args: list[str], tiny_space: Path
 ) -> None:

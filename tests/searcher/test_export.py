@@ -21,6 +21,8 @@ from tests.conftest import TINY_SPACE
 from trainers import load_checkpoint, load_data
 from trainers.measure.onnx_graph import DeployableEnsemble
 
+pytestmark = pytest.mark.slow  # a trained study, ONNX exports
+
 ONNX_ONLY = """
 import json, sys
 import numpy as np

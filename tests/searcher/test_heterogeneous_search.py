@@ -34,6 +34,7 @@ def hetero_args(tmp_path: Path) -> list[str]:
             "--study", "hetero", "--no-pruning"]  # fmt: skip
 
 
+@pytest.mark.slow
 def test_tiny_heterogeneous_search_stores_the_documented_attributes(
     tmp_path: Path, hetero_args
 ) -> None:
@@ -49,6 +50,7 @@ def test_tiny_heterogeneous_search_stores_the_documented_attributes(
         assert candidate.recipe.mode == "independent"
 
 
+@pytest.mark.slow
 def test_soft_latency_reward_is_the_first_objective(tmp_path: Path, hetero_args) -> None:
     args = [
         *hetero_args,
@@ -70,6 +72,7 @@ def test_soft_latency_reward_is_the_first_objective(tmp_path: Path, hetero_args)
     assert trial.values[0] == a[attrs.REWARD]
 
 
+@pytest.mark.slow
 def test_hard_member_latency_rejects_before_training(
     tmp_path: Path, hetero_args, capsys, monkeypatch
 ) -> None:
@@ -120,6 +123,7 @@ def test_space_kind_must_match_the_space(hetero_args, capsys) -> None:
     assert "is heterogeneous, not homogeneous" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_compare_runs_the_four_series_and_prints_their_best(
     tmp_path: Path, tiny_space: Path, capsys
 ) -> None:

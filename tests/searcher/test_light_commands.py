@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from searcher.cli.options import DEFAULT_SPACES
 from tests.ui.fake_study import make_study
 from trainers.data import DATASETS
@@ -33,6 +35,7 @@ def heavy_modules_after(argvs: list[list[str]], cwd: Path) -> str:
     return done.stdout.splitlines()[-1]
 
 
+@pytest.mark.slow
 def test_help_frontier_ui_and_argument_errors_do_not_load_torch(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'study.db'}"
     make_study(url, trained=5)

@@ -55,6 +55,7 @@ def test_failure_kinds(tmp_path: Path) -> None:
     assert kinds == ["killed", "interrupted", "error"]
 
 
+@pytest.mark.slow
 def test_a_reference_killed_twice_is_trained_and_the_target_waits_for_it(tmp_path: Path) -> None:
     """Optuna's retry callback retried a killed trial once; a reference killed twice was lost and
     the study stopped at its target without it."""
@@ -88,6 +89,7 @@ def write_space(tmp_path: Path) -> str:
     return str(path)
 
 
+@pytest.mark.slow
 def test_errors_count_toward_a_limit_but_kills_do_not(tmp_path: Path) -> None:
     prepared = prepare(tiny_config(tmp_path))
     study, refs = prepared.study, prepared.space.reference_candidates()
@@ -133,6 +135,7 @@ def test_repeated_failures_stop_the_run_with_one_line(
     assert sum(r.status == "failed" for r in records) == 5
 
 
+@pytest.mark.slow
 def test_a_peer_client_sees_the_same_front(tmp_path: Path, run_args: list[str]) -> None:
     """Duplicates end PRUNED, so Optuna's own best_trials (what optuna-dashboard shows) is
     divco's front, while TPE still sees the re-proposals."""
@@ -144,6 +147,7 @@ def test_a_peer_client_sees_the_same_front(tmp_path: Path, run_args: list[str]) 
     assert sorted(t.number for t in study.best_trials) == divco
 
 
+@pytest.mark.slow
 def test_frontier_all_lists_every_trial_with_its_status(
     tmp_path: Path, run_args: list[str], capsys
 ) -> None:

@@ -15,8 +15,11 @@ from searcher.study.frontier import pareto_front
 from searcher.study.records import read_records
 from space import Candidate
 from space.cost import estimate
+from tests.conftest import TrainedStudy
 from trainers import load_checkpoint
 from trainers.measure.latency import LatencyTable
+
+pytestmark = pytest.mark.slow  # searches, a Ctrl-C to a real process
 
 TRAINED_ATTRS = {
     attrs.STATUS, attrs.CANDIDATE, attrs.CANDIDATE_ID, attrs.LABEL, attrs.ACCURACY,
@@ -30,13 +33,14 @@ def load(tmp_path: Path) -> optuna.Study:
     return optuna.load_study(study_name="tiny", storage=f"sqlite:///{tmp_path / 'study.db'}")
 
 
-def test_tiny_search_stores_the_documented_attributes(
-    tmp_path: Path, run_args: list[str], capsys: pytest.CaptureFixture[str]
-) -> None:
-    assert main([*run_args, "--n-trials", "3"]) == 0
-    out = capsys.readouterr().out
+def shared(tiny_study: TrainedStudy) -> optuna.Study:
+    return optuna.load_study(study_name=tiny_study.name, storage=tiny_study.storage)
+
+
+def test_tiny_search_stores_the_documented_attributes(tiny_study: TrainedStudy) -> None:
+    out = tiny_study.output  # `searcher run --n-trials 3`, shared with tests that only read
     assert "[trial 0]" in out and "epoch 1/1" in out and "Pareto front" in out
-    records = read_records(load(tmp_path))
+    records = read_records(shared(tiny_study))
     trained = [r for r in records if r.status == "trained"]
     assert len(trained) == 3
     # The space's reference points come first: the paper's S comparison.
@@ -58,7 +62,7 @@ def test_tiny_search_stores_the_documented_attributes(
         assert record.attrs[attrs.LATENCY_LAYOUT] == table.fastest(1).layout
         loaded, ensemble = load_checkpoint(record.attrs[attrs.CHECKPOINT])
         assert loaded == candidate and len(ensemble) == candidate.networks
-    study = load(tmp_path)
+    study = shared(tiny_study)
     assert study.user_attrs[attrs.SPACE_FINGERPRINT]
     assert [t.values[0] for t in study.trials if t.state.name == "COMPLETE"] == [
         r.accuracy for r in trained
@@ -120,14 +124,11 @@ def test_rerun_resumes_and_adds_trials(tmp_path: Path, run_args: list[str]) -> N
 
 
 def test_frontier_prints_the_same_pareto_set(
-    tmp_path: Path, run_args: list[str], capsys: pytest.CaptureFixture[str]
+    tiny_study: TrainedStudy, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main([*run_args, "--n-trials", "3"]) == 0
-    capsys.readouterr()
-    storage = f"sqlite:///{tmp_path / 'study.db'}"
-    assert main(["frontier", "--storage", storage]) == 0
+    assert main(["frontier", "--storage", tiny_study.storage]) == 0
     out = capsys.readouterr().out
-    front = pareto_front(read_records(load(tmp_path)))
+    front = pareto_front(read_records(shared(tiny_study)))
     assert f"{len(front)} on the accuracy-gflops front" in out
     printed = [int(line.split()[0]) for line in out.splitlines()[3:] if line.strip()]
     assert printed == [r.number for r in front]

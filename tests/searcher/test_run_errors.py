@@ -50,6 +50,7 @@ def test_bad_input_is_one_clear_line_and_writes_nothing(
         assert not (tmp_path / "study.db").exists()
 
 
+@pytest.mark.slow
 def test_a_study_is_never_resumed_with_another_space(
     tmp_path: Path, run_args: list[str], tiny_space: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -74,6 +75,7 @@ def test_malformed_config_file_is_refused(tmp_path: Path, run_args: list[str], c
     assert "unknown option(s) trials; valid:" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_frontier_of_a_missing_study_lists_what_exists(
     tmp_path: Path, run_args: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:

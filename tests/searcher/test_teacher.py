@@ -118,6 +118,7 @@ recipe: {epochs: 2, batch_size: 128, lr: 0.05, warmup_epochs: 0, js_warmup_epoch
 """
 
 
+@pytest.mark.slow
 def test_a_search_records_teacher_and_imitation(tmp_path: Path, trainings) -> None:
     space = tmp_path / "wtn.yaml"
     space.write_text(TINY_WTN_SPACE)

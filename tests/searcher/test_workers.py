@@ -62,6 +62,7 @@ def assert_one_kill_recovered(study: optuna.Study, target: int) -> None:
     assert {r.status for r in records} <= {"trained", "failed", "duplicate", "surplus", "waiting"}
 
 
+@pytest.mark.slow
 def test_three_workers_on_postgres_survive_a_sigkill(tmp_path: Path, postgres_study) -> None:
     url, name = postgres_study
     space = parse_space(POOL_SPACE, "pool", "test space")
@@ -90,6 +91,7 @@ def test_three_workers_on_postgres_survive_a_sigkill(tmp_path: Path, postgres_st
     assert_one_kill_recovered(optuna.load_study(study_name=name, storage=url), target=6)
 
 
+@pytest.mark.slow
 def test_workers_killed_again_and_again_on_postgres_lose_no_reference(
     tmp_path: Path, postgres_study
 ) -> None:
@@ -121,6 +123,7 @@ def test_workers_killed_again_and_again_on_postgres_lose_no_reference(
     assert sum(r.status in ("trained", "pruned") for r in records) >= 4
 
 
+@pytest.mark.slow
 def test_two_local_workers_on_the_default_sqlite_storage_survive_a_sigkill(tmp_path: Path) -> None:
     (tmp_path / "pool.yaml").write_text(POOL_SPACE)
     args = ["run", "--space", "pool.yaml", "--workers", "2", "--n-trials", "5",
@@ -136,6 +139,7 @@ def test_two_local_workers_on_the_default_sqlite_storage_survive_a_sigkill(tmp_p
     )
 
 
+@pytest.mark.slow
 def test_sigterm_stops_a_worker_cleanly(tmp_path: Path) -> None:
     (tmp_path / "pool.yaml").write_text(POOL_SPACE)
     run = SearcherProcess(["run", "--space", "pool.yaml", "--n-trials", "5"], tmp_path)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from searcher.cli.main import main
+from tests.conftest import TrainedStudy
 from tests.ui.fake_study import finish, make_study, start_running
 
 APP = str(Path(__file__).resolve().parents[2] / "ui" / "app.py")
@@ -20,9 +20,9 @@ def run_app(monkeypatch: pytest.MonkeyPatch, *argv: str) -> AppTest:
     return app.run()
 
 
-def test_all_tabs_render_a_stored_study(tmp_path: Path, run_args: list[str], monkeypatch) -> None:
-    assert main([*run_args, "--n-trials", "4"]) == 0
-    app = run_app(monkeypatch, "--storage", f"sqlite:///{tmp_path / 'study.db'}", "--study", "tiny")
+@pytest.mark.slow
+def test_all_tabs_render_a_stored_study(tiny_study: TrainedStudy, monkeypatch) -> None:
+    app = run_app(monkeypatch, "--storage", tiny_study.storage, "--study", tiny_study.name)
     assert not app.exception
     assert len(app.tabs) == 4
     markdown = " ".join(m.value for m in app.markdown)
@@ -46,6 +46,7 @@ def test_empty_and_unreachable_storages_say_so(tmp_path: Path, monkeypatch) -> N
     assert not app.exception and "Cannot read storage" in app.error[0].value
 
 
+@pytest.mark.slow
 def test_a_trial_finished_between_two_runs_appears_after_the_second(
     tmp_path: Path, monkeypatch
 ) -> None:

@@ -9,10 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from searcher.cli.main import main
 from searcher.study.frontier import pareto_front
+from tests.conftest import TrainedStudy
 from tests.ui.server import dashboard_server
 from ui.data import load_records
+
+pytestmark = pytest.mark.slow  # a dashboard server and a browser
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -22,9 +24,8 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 
 
 @pytest.fixture
-def dashboard(tmp_path: Path, run_args: list[str]) -> Iterator[tuple[str, str]]:
-    assert main([*run_args, "--n-trials", "4"]) == 0
-    storage = f"sqlite:///{tmp_path / 'study.db'}"
+def dashboard(tmp_path: Path, tiny_study: TrainedStudy) -> Iterator[tuple[str, str]]:
+    storage = tiny_study.storage  # the dashboard only reads it
     with dashboard_server(storage, "tiny", tmp_path) as server:  # stopped even if the test fails
         yield server.url, storage
 
@@ -48,7 +49,9 @@ def test_frontier_renders_with_the_stored_trials_and_pareto_rows(
         chart.locator("canvas, svg").first.wait_for(timeout=30_000)
         page.wait_for_timeout(1500)  # let Vega finish drawing before the screenshot
         heading = page.get_by_text(re.compile(r"Pareto front: \d+ of \d+ trials")).inner_text()
-        rows = page.locator('[data-testid="stTable"]').first.locator("tbody tr").all_inner_texts()
+        table_rows = page.locator('[data-testid="stTable"]').first.locator("tbody tr")
+        table_rows.first.wait_for(timeout=30_000)  # a busy machine draws the table after the chart
+        rows = table_rows.all_inner_texts()
         shown = page.locator('[data-testid="stMetric"]').first.inner_text()
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOTS / "dashboard-frontier.png"), full_page=True)

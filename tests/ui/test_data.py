@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-from pathlib import Path
+import pytest
 
-from searcher.cli.main import main
 from searcher.study.frontier import pareto_front
+from tests.conftest import TrainedStudy
 from ui.data import COST_AXES, front_numbers, load_records, series_of, study_names, to_frame
 
 
@@ -14,9 +14,9 @@ def test_series_of_each_kind_of_candidate() -> None:
     assert series_of({"members": [{}, {}]}) == "heterogeneous ensemble"
 
 
-def test_frame_and_front_come_from_the_stored_study(tmp_path: Path, run_args: list[str]) -> None:
-    assert main([*run_args, "--n-trials", "3"]) == 0
-    storage = f"sqlite:///{tmp_path / 'study.db'}"
+@pytest.mark.slow
+def test_frame_and_front_come_from_the_stored_study(tiny_study: TrainedStudy) -> None:
+    storage = tiny_study.storage
     assert study_names(storage) == ["tiny"]
     records = load_records(storage, "tiny")
     frame = to_frame(records, "tiny")

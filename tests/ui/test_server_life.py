@@ -13,6 +13,8 @@ import pytest
 from tests.ui.fake_study import make_study
 from tests.ui.server import Server, dashboard_server, port_in_use
 
+pytestmark = pytest.mark.slow  # dashboard servers
+
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:

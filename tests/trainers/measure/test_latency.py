@@ -8,6 +8,7 @@ import torch
 from space import Candidate
 from space.division import build
 from trainers.measure.latency import (
+    MAX_SECONDS_ENV,
     LatencyRow,
     LatencyTable,
     Stability,
@@ -17,6 +18,12 @@ from trainers.measure.latency import (
     measured_row,
     timed_calls,
 )
+
+
+@pytest.fixture(autouse=True)
+def default_time_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests time with the product's default cap, not the suite's short one (conftest)."""
+    monkeypatch.delenv(MAX_SECONDS_ENV, raising=False)
 
 
 def test_latency_table_has_sane_positive_numbers_for_every_mode() -> None:

@@ -13,6 +13,7 @@ from trainers.measure.runtime_latency import onnxruntime_table
 MODES = {"sequential", "concurrent", "fused", "undivided", "slowest_member"}
 
 
+@pytest.mark.slow
 def test_a_fusable_candidate_gets_every_mode_timed_in_onnxruntime() -> None:
     candidate = Candidate("resnet", 8, 4, networks=2, image_size=8, in_channels=1)
     table = onnxruntime_table(candidate, (1, 4))
@@ -23,6 +24,7 @@ def test_a_fusable_candidate_gets_every_mode_timed_in_onnxruntime() -> None:
     assert LatencyTable.from_dict(table.to_dict()) == table
 
 
+@pytest.mark.slow
 def test_members_that_do_not_fuse_have_no_fused_row() -> None:
     mixed = Candidate("resnet", 8, 2, networks=2, image_size=8, in_channels=1,
                       members=(Architecture("resnet", 8, 2), Architecture("wide_resnet", 10, 1)))  # fmt: skip

@@ -60,6 +60,7 @@ def assert_no_rank_alive() -> None:
     assert not dist.is_initialized()
 
 
+@pytest.mark.slow
 def test_two_gloo_processes_train_the_members_of_one_process(small: DataSource) -> None:
     """Same seed, same global batch: every weight and BatchNorm statistic agrees after the
     epoch's steps, and a callback's StopTraining on rank 0 ends every rank's loop. A few steps
@@ -94,6 +95,7 @@ class FailsOnRankOne(DataSource):
         return super().normalise(images)
 
 
+@pytest.mark.slow
 def test_a_failing_rank_fails_the_run_and_leaves_no_process(small: DataSource) -> None:
     data = FailsOnRankOne(small.name, small.train, small.val, None, small.class_names)
     with pytest.raises(RuntimeError, match=r"rank 1 of 2 raised ValueError: injected failure"):
@@ -101,6 +103,7 @@ def test_a_failing_rank_fails_the_run_and_leaves_no_process(small: DataSource) -
     assert_no_rank_alive()
 
 
+@pytest.mark.slow
 def test_rank_zero_failing_stops_the_other_ranks(small: DataSource) -> None:
     def broken(report) -> None:
         raise KeyError("callback bug")
