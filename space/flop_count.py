@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
-import torch.nn.functional as F  # noqa: N812
+import torch.nn.functional as F
 from torch import Tensor
 from torch.overrides import TorchFunctionMode
 
@@ -93,9 +93,7 @@ RULES: dict[Any, Rule] = {
     ),
     F.linear: _linear,
     **dict.fromkeys((torch.addmm, Tensor.addmm), _addmm),
-    **dict.fromkeys(
-        (torch.matmul, Tensor.matmul, Tensor.__matmul__, torch.mm, Tensor.mm), _matmul
-    ),
+    **dict.fromkeys((torch.matmul, Tensor.matmul, Tensor.__matmul__, torch.mm, Tensor.mm), _matmul),
     **dict.fromkeys((torch.bmm, Tensor.bmm), _bmm),
     F.batch_norm: _batch_norm,
     F.group_norm: _norm("weight", 2),
