@@ -16,7 +16,7 @@ import warnings
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from multiprocessing import get_context
+from multiprocessing import get_all_start_methods, get_context
 from typing import Any, Literal, get_args
 
 import torch
@@ -93,7 +93,9 @@ def estimate_all(candidates: Iterable[Candidate], workers: int | None = None) ->
         for pair in missing:
             member_cost(*pair)
         return
-    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+    # fork: workers start at once (spawn re-imports torch); they count on meta, one thread each
+    method = "fork" if "fork" in get_all_start_methods() else "spawn"
+    with ProcessPoolExecutor(workers, mp_context=get_context(method)) as pool:
         results = pool.map(
             _count_and_store, missing, chunksize=max(1, len(missing) // (8 * workers))
         )

@@ -2,8 +2,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -54,6 +56,8 @@ SESSION_MARKER = "DIVCO_TEST_SESSION"
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     os.environ[SESSION_MARKER] = f"{os.getpid()}-{time.time_ns()}"
+    # costs counted by the suite (and its searcher processes) stay out of the user's cache
+    os.environ["DIVCO_COST_CACHE"] = tempfile.mkdtemp(prefix="divco-test-costs-")
     children_get_default_signals()
 
 
@@ -83,6 +87,9 @@ def processes_with_marker(marker: str) -> list[int]:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    costs = os.environ.get("DIVCO_COST_CACHE", "")
+    if "divco-test-costs-" in costs:
+        shutil.rmtree(costs, ignore_errors=True)
     marker = os.environ.get(SESSION_MARKER)
     if marker is None or not Path("/proc/self/environ").exists():
         return  # not Linux: nothing to scan
