@@ -107,7 +107,7 @@ class StepProgress:
             self.bar = tqdm(total=report.steps, desc=f"    epoch {report.epoch}/{report.epochs}",
                             unit="step", file=self.bar_file, leave=False, mininterval=1.0)  # fmt: skip
         self.bar.set_postfix_str(
-            f"{p['images_per_s']:.0f} img/s, trial ETA {duration(p['trial_eta_s'])}", refresh=False
+            f"{p['images_per_s']:.0f} img/s, trial ETA {duration(p['trial_eta_s'])}", refresh=True
         )
 
     def __call__(self, report: EpochReport) -> None:

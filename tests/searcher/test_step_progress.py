@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import itertools
 from pathlib import Path
 from typing import Any
@@ -119,3 +120,14 @@ def test_a_running_trials_progress_is_in_frontier_all(
     out = capsys.readouterr().out
     row = next(line for line in out.splitlines() if line.lstrip().startswith(str(running.number)))
     assert "running" in row and "epoch 3/120 42%" in row and "trial ETA" in row and "ago" in row
+
+
+def test_on_a_terminal_a_bar_replaces_the_lines() -> None:
+    terminal = io.StringIO()
+    lines: list[str] = []
+    progress = StepProgress(lines.append, lambda _: None, bar_file=terminal, wall=lambda: 0.0)
+    epochs_of(progress, epochs=1, steps=100, step_s=1.0, eval_s=1.0)
+    progress(type("R", (), {"epoch": 1, "epochs": 1, "elapsed_s": 101.0})())
+    assert len(lines) == 1  # the start-up line only
+    assert "epoch 1/1" in terminal.getvalue() and "img/s" in terminal.getvalue()
+    assert progress.bar is None  # closed with its epoch
