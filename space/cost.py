@@ -10,6 +10,7 @@ process and on disk (`space.cost_cache`); `estimate_all` fills the disk cache in
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import warnings
@@ -62,6 +63,12 @@ _KNOWN: dict[tuple[MemberSpec, int], MemberCost] = {}
 
 
 def estimate(candidate: Candidate) -> Cost:
+    return _estimate(candidate)
+
+
+@functools.lru_cache(maxsize=8192)
+def _estimate(candidate: Candidate) -> Cost:
+    """Once per candidate in a process: the search asks about the same ones often."""
     return Cost(tuple(member_cost(spec, candidate.image_size) for spec in divide(candidate)))
 
 
