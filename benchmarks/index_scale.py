@@ -95,14 +95,13 @@ def compare(folder: Path, count: int, workers: int) -> list[list[str]]:
     }
     rows, reference = [], None
     for name, way in ways.items():
-        start = time.perf_counter()
+        start, used = time.perf_counter(), cpu()
         headers = way()
-        seconds = time.perf_counter() - start
+        seconds, used = time.perf_counter() - start, cpu() - used
         reference = reference or headers
         same = "same" if headers == reference else "DIFFERENT"
-        rows.append(
-            [f"headers, {name}", len(paths), f"{seconds:.1f}", f"{len(paths) / seconds:,.0f}", same]
-        )
+        rows.append([f"headers, {name}", len(paths), f"{seconds:.1f}", f"{used:.1f}",
+                     f"{len(paths) / seconds:,.0f}", same])  # fmt: skip
     return rows
 
 
