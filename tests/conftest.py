@@ -3,8 +3,10 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import shutil
 import signal
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,6 +95,7 @@ def stop_searcher_processes():
 SESSION_MARKER = "DIVCO_TEST_SESSION"
 LEFTOVERS_KEY = "divco_leftover_processes"
 leftovers_key = pytest.StashKey[list[str]]()
+COST_CACHE, COST_CACHE_PREFIX = "DIVCO_COST_CACHE", "divco-test-costs-"
 
 
 def is_xdist_controller(config: pytest.Config) -> bool:
@@ -104,6 +107,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     session.config.stash[leftovers_key] = []
     if not is_xdist_controller(session.config):
         os.environ[SESSION_MARKER] = f"{os.getpid()}-{time.time_ns()}"
+        # costs counted by the suite (and its searcher processes) stay out of the user's cache
+        os.environ[COST_CACHE] = tempfile.mkdtemp(prefix=COST_CACHE_PREFIX)
     children_get_default_signals()
 
 
@@ -157,6 +162,9 @@ def pytest_testnodedown(node: Any, error: object) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    costs = os.environ.get(COST_CACHE, "")
+    if COST_CACHE_PREFIX in costs:
+        shutil.rmtree(costs, ignore_errors=True)
     config, marker = session.config, os.environ.get(SESSION_MARKER)
     if not is_xdist_controller(config) and marker and Path("/proc/self/environ").exists():
         config.stash[leftovers_key].extend(kill_leftovers(marker))  # not Linux: nothing to scan

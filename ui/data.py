@@ -12,6 +12,7 @@ import yaml
 from searcher.study import attrs
 from searcher.study.frontier import FrontView, front_view, pareto_front, seed_mean
 from searcher.study.records import TrialRecord, read_records
+from searcher.study.running import duration, progress_text
 
 COST_AXES = {
     "GFLOPs": attrs.GFLOPS,
@@ -99,8 +100,42 @@ def trial_row(r: TrialRecord, study: str = "") -> dict[str, Any]:
         "confirm_mean": r.attrs.get(attrs.CONFIRM_MEAN),
         "confirm_std": r.attrs.get(attrs.CONFIRM_STD),
         "confirm_seeds": len(r.attrs.get(attrs.CONFIRM_SEEDS) or ()) or None,
+        **running_columns(r),
     }
     return row | {column: r.cost(column) for column in COST_COLUMNS}
+
+
+def running_columns(r: TrialRecord) -> dict[str, Any]:
+    """A running trial's stored progress (searcher/run/step_progress.py); None when finished."""
+    figures = r.attrs.get(attrs.PROGRESS) if r.status == "running" else None
+    figures = figures or {}
+    return {
+        "progress": progress_text(figures, None) or None,
+        "trial_eta_s": figures.get("trial_eta_s"),
+        "progress_updated": figures.get("updated"),
+    }
+
+
+def running_table(frame: pd.DataFrame, now: float) -> pd.DataFrame:
+    """The running trials: how far each is, its ETA and how old those figures are."""
+    if frame.empty:
+        return pd.DataFrame(columns=RUNNING_COLUMNS)
+    running = frame[frame["status"] == "running"]
+    return pd.DataFrame(
+        {
+            "trial": running["trial"],
+            "candidate": running["label"].fillna("(proposing)"),
+            "progress": running["progress"].fillna("starting"),
+            "trial ETA": running["trial_eta_s"].map(lambda s: "-" if pd.isna(s) else duration(s)),
+            "updated": running["progress_updated"].map(
+                lambda t: "-" if pd.isna(t) else f"{duration(now - t)} ago"
+            ),
+        },
+        columns=RUNNING_COLUMNS,
+    )
+
+
+RUNNING_COLUMNS = ("trial", "candidate", "progress", "trial ETA", "updated")
 
 
 def candidate_yaml(record: TrialRecord) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Hashable
 from typing import Any
 
@@ -13,7 +14,14 @@ import streamlit as st
 from searcher.study.storage import redact
 from searcher.study.tables import divide_rows
 from ui import charts
-from ui.data import HIDDEN_BY_DEFAULT, SERIES, base_label, candidate_yaml, with_errors
+from ui.data import (
+    HIDDEN_BY_DEFAULT,
+    SERIES,
+    base_label,
+    candidate_yaml,
+    running_table,
+    with_errors,
+)
 from ui.reader import StudyReader
 from ui.thinning import MAX_POINTS, thin
 
@@ -76,6 +84,10 @@ def frontier_tab(
     reader: StudyReader, cost: str, cost_title: str, show_hidden: bool
 ) -> pd.DataFrame:
     frame = reader.frame()
+    running = running_table(frame, time.time())
+    if not running.empty:  # a long search: how far each trial is and when it ends
+        st.markdown(f"**Running: {len(running)} trials**")
+        st.table(running.set_index("trial"))
     shown = frame if show_hidden else frame[~frame["status"].isin(HIDDEN_BY_DEFAULT)]
     shown = shown.dropna(subset=["accuracy", cost])
     if shown.empty:

@@ -190,10 +190,12 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
 
 def cmd_space_show(args: argparse.Namespace) -> int:
+    from space.cost import estimate_all
     from space.search_space import load_space
 
     space = load_space(args.space)
     budget = budget_from(args)
+    estimate_all(space.candidates())  # in parallel, once per machine (space/cost_cache.py)
     rows = space_rows(space.candidates(), budget)
     print(f"space {space.name} ({space.fingerprint}): {len(rows)} candidates; {budget.describe()}")
     print(render(rows))

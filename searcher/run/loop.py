@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import optuna
 from optuna.trial import TrialState
@@ -84,18 +84,22 @@ class PreparedSearch:
     data: DataSource
     study: optuna.Study
     url: str
+    startup: dict[str, float] = field(default_factory=dict)  # seconds: data index, costs
 
 
 def prepare(config: SearchConfig) -> PreparedSearch:
     """Loads data, checks the device and the budget, opens (or creates and seeds) the study;
     trains nothing."""
     resolve_device(config.device)  # a device this machine lacks: one line, nothing stored
+    begun = time.perf_counter()
     data = load_data(
         config.data, config.data_dir, seed=SPLIT_SEED, mode=config.data_mode,
         workers=config.data_workers, cache_dir=config.runs_dir,
     )  # fmt: skip
     space = config.space.with_data(data.in_channels, data.num_classes)
+    loaded = time.perf_counter()
     check_budget_is_satisfiable(space, config.budget)
+    startup = {"data": loaded - begun, "costs": time.perf_counter() - loaded}
     if config.budget.needs_latency:
         check_latency_is_satisfiable(space, config)
     url = config.storage or default_storage_url(config.runs_dir)
@@ -106,7 +110,7 @@ def prepare(config: SearchConfig) -> PreparedSearch:
     study.set_user_attr(attrs.BUDGET, config.budget.to_dict())
     study.set_user_attr(attrs.STOPPING, stopping_rule(config))
     study.set_user_attr(attrs.MEASUREMENT, {"latency_runtime": config.latency_runtime})
-    return PreparedSearch(space, data, study, url)
+    return PreparedSearch(space, data, study, url, startup)
 
 
 def stopping_rule(config: SearchConfig) -> dict[str, object]:
@@ -178,6 +182,7 @@ class SearchLoop:
         self.progress.start(
             config, self.prepared.space, self.prepared.data, len(finished), self.target
         )
+        self.progress.startup(self.prepared.startup)
         start, idle = time.perf_counter(), 0
         while idle < MAX_IDLE_PROPOSALS:
             if config.timeout_s is not None and time.perf_counter() - start > config.timeout_s:

@@ -23,6 +23,7 @@ from searcher.run.config import SearchConfig
 from searcher.run.progress import Progress
 from searcher.run.pruning import CostBucketMedianStopper
 from searcher.run.recovery import pending_references
+from searcher.run.step_progress import StepProgress, terminal_bar_file
 from searcher.run.teacher import TeacherSource
 from searcher.run.trial_run import run_trial
 from searcher.study import attrs
@@ -59,6 +60,7 @@ class TrialObjective:
         self.reference_ids = {c.id for c in space.reference_candidates()}
         self.status = "failed"
         self.error = ""
+        self.trained_one = False  # its first step says where the worker's start-up went
 
     def __call__(self, trial: optuna.Trial) -> Sequence[float]:
         self.status = "failed"
@@ -152,7 +154,12 @@ class TrialObjective:
             config = dataclasses.replace(config, seed=retry_seed)
         stopper = self.stopper(trial, candidate, records)
         self.progress.trial_start(trial.number, candidate, retry_seed=retry_seed)
-        on_epoch = record_curve(trial, self.progress.epoch)
+        on_epoch = StepProgress(
+            self.progress.out, record_curve(trial, self.progress.epoch),
+            store=lambda figures: trial.set_user_attr(attrs.PROGRESS, figures),
+            bar_file=terminal_bar_file(config.worker), announce=not self.trained_one,
+        )  # fmt: skip
+        self.trained_one = True
         teacher = TeacherSource(trial, self.data, config, self.progress.out)
         outcome = run_trial(candidate, self.data, config, trial.number, stopper, on_epoch, teacher)
         set_attrs(trial, outcome.attrs)

@@ -55,6 +55,14 @@ class Progress:
         if config.latency_runtime != "pytorch":
             self.out(f"latency: the exported graphs, timed in {config.latency_runtime} (CPU)")
 
+    def startup(self, seconds: dict[str, float]) -> None:
+        """Where this worker's start-up went (the first trial's first step says the rest)."""
+        if seconds:
+            self.out(
+                f"start-up: data index {seconds.get('data', 0):.1f} s, "
+                f"cost of the space (budget check) {seconds.get('costs', 0):.1f} s"
+            )
+
     def trial_start(self, number: int, candidate: Candidate, retry_seed: int | None = None) -> None:
         cost = estimate(candidate)
         retry = "" if retry_seed is None else f" (stopped before: retried with seed {retry_seed})"

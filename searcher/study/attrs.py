@@ -39,6 +39,9 @@ ERROR = "error"  # one line, for failed trials
 SEED = "seed"  # the training seed
 RETRY = "retry"  # a retried pruned candidate: its earlier pruned runs (its seed is theirs + 1)
 WORKER = "worker"  # host:pid of the worker process that ran the trial
+# While training, at most every ~20 s (searcher/run/step_progress.py): {epoch, epochs, step,
+# steps, fraction (of the epoch), images_per_s, epoch_eta_s, trial_eta_s, elapsed_s, updated}
+PROGRESS = "progress"
 # `searcher confirm` (stored as the study attribute "confirm:<number>", see searcher/study/seeds.py):
 CONFIRM_SEEDS = "confirm_seeds"  # {seed: validation accuracy}, the trial's own seed included
 CONFIRM_MEAN = "confirm_mean"  # mean over those seeds

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -11,6 +12,7 @@ from tabulate import tabulate
 from searcher.study import attrs
 from searcher.study.frontier import FrontView, seed_mean
 from searcher.study.records import TrialRecord
+from searcher.study.running import progress_text
 from searcher.study.seeds import paired_test
 
 if TYPE_CHECKING:
@@ -162,6 +164,8 @@ def trial_rows(records: Sequence[TrialRecord]) -> list[dict[str, Any]]:
 
 def _note(record: TrialRecord) -> str:
     a = record.attrs
+    if record.status == "running" and a.get(attrs.PROGRESS):
+        return progress_text(a[attrs.PROGRESS], time.time())
     if record.status == "failed":
         error = a.get(attrs.ERROR)
         return f"error: {error}" if error else "killed (its worker stopped beating)"

@@ -21,7 +21,6 @@ from __future__ import annotations
 import math
 
 from torch import Tensor, nn
-from torchvision.ops import StochasticDepth
 
 from space.families.base import FAMILIES, Family
 from space.families.layers import ClassifierHead, SqueezeExcitation, init_weights
@@ -76,6 +75,10 @@ class MBConv(nn.Module):
         ]
         self.body = nn.Sequential(*layers)
         self.residual = stride == 1 and cin == cout
+        # torchvision.ops pulls in torch._dynamo: as long to import as torch itself, so only
+        # when a member is built (`space show` and the cost cache import the families)
+        from torchvision.ops import StochasticDepth
+
         self.drop = StochasticDepth(drop, "row")
 
     def forward(self, x: Tensor) -> Tensor:

@@ -50,6 +50,25 @@ class EpochReport:
 
 
 TrainingCallback = Callable[[EpochReport], None]
+
+
+@dataclass(frozen=True)
+class StepReport:
+    """Where training is inside an epoch, after each optimizer step. A callback that also has an
+    `on_step(report)` method gets one per step (progress bars, a running trial's ETA): epochs of
+    minutes to hours must not look hung."""
+
+    epoch: int  # 1-based, the epoch under way
+    epochs: int
+    step: int  # steps done in this epoch
+    steps: int  # steps per epoch
+    images: int  # images trained in this epoch so far
+    epoch_s: float  # since this epoch began
+    elapsed_s: float  # since training began (earlier epochs' evaluations included)
+    setup_s: float  # building the members and opening the feed, before training began
+
+
+StepHook = Callable[[StepReport], None]
 StoppedBy = Literal["completed", "time_limit", "callback"]
 
 
@@ -131,6 +150,7 @@ class CoTrainer:
         peers: Peers = ALONE,
     ):
         self.candidate, self.data, self.seed, self.clock = candidate, data, seed, clock
+        begun = clock()
         self.peers = peers
         self.recipe = candidate.recipe
         self.device = resolve_device(device)
@@ -152,6 +172,7 @@ class CoTrainer:
         self.scaler = torch.amp.GradScaler(
             "cuda", enabled=use_amp and self.amp_dtype == torch.float16
         )
+        self.setup_s = clock() - begun  # members, feed, optimizer: reported with the first step
 
     def fit(self, callbacks: Sequence[TrainingCallback] = ()) -> TrainResult:
         start = self.clock()
@@ -173,8 +194,11 @@ class CoTrainer:
         history: list[EpochReport] = []
         seen = 0
         stopped_by: StoppedBy = "completed"
+        hooks = (
+            [c.on_step for c in callbacks if hasattr(c, "on_step")] if self.peers.reporting else []
+        )
         for epoch in range(self.recipe.epochs):
-            loss, js, count, out_of_time = self._train_epoch(epoch, deadline)
+            loss, js, count, out_of_time = self._train_epoch(epoch, deadline, hooks, start)
             loss, js = self.peers.mean(loss, js)
             seen += count
             if self.fused is not None:
@@ -202,11 +226,14 @@ class CoTrainer:
             return True
         return False
 
-    def _train_epoch(self, epoch: int, deadline: float | None) -> tuple[float, float, int, bool]:
+    def _train_epoch(
+        self, epoch: int, deadline: float | None, hooks: Sequence[StepHook] = (), start: float = 0.0
+    ) -> tuple[float, float, int, bool]:
         self.ensemble.train()
         batch = self.recipe.batch_size
         total_loss = total_js = 0.0
         steps = 0
+        begun = self.clock() if hooks else 0.0  # no extra clock reads without hooks
         for step, batch_views in enumerate(self.feed.epoch()):
             inputs, targets = self.peers.shard(*batch_views)
             weight = 0.0
@@ -215,9 +242,21 @@ class CoTrainer:
                 weight = js_weight(self.recipe.js_weight, progress, self.recipe.js_warmup_epochs)
             loss, js = self._step(inputs, targets, weight)
             total_loss, total_js, steps = total_loss + loss, total_js + js, steps + 1
+            if hooks:
+                self._report_step(hooks, epoch, steps, steps * batch, begun, start)
             if deadline is not None and self.peers.agree(self.clock() > deadline):
                 return total_loss / steps, total_js / steps, steps * batch, True
         return total_loss / steps, total_js / steps, steps * batch, False
+
+    def _report_step(
+        self, hooks: Sequence[StepHook], epoch: int, steps: int, images: int, begun: float,
+        start: float,
+    ) -> None:  # fmt: skip
+        now = self.clock()
+        report = StepReport(epoch + 1, self.recipe.epochs, steps, self.steps_per_epoch, images,
+                            now - begun, now - start, self.setup_s)  # fmt: skip
+        for hook in hooks:
+            hook(report)
 
     def _step(
         self, inputs: Sequence[Tensor], targets: Sequence[Tensor], weight: float
