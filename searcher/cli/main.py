@@ -67,6 +67,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     prepared = prepare(config)  # creates and seeds the study once, before any worker starts
     target = target_of(prepared.study, config)
     prepared.study.set_user_attr(attrs.TARGET, target)
+    prepared.study.set_user_attr(attrs.RUN_TRIALS, config.n_trials)
     return run_pool(worker_configs(config, target, slots), prepared)
 
 
@@ -90,6 +91,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         timeout_s=args.timeout,
         runs_dir=Path(args.runs_dir),
         heartbeat_s=args.heartbeat_s,
+        storage_outage_limit_s=args.storage_outage_limit,
         devices_per_trial=args.devices_per_trial,
         # distinct sampler seeds on every machine, unless one is asked for (it is stored per trial)
         seed=args.seed if args.seed is not None else os.getpid(),

@@ -18,7 +18,9 @@ later. So the claim is ordered by trial number, and made safe under any interlea
 A higher-numbered trial never decides before this one has, so exactly one of two racing trials
 of a candidate trains, and the trials that count toward the target never exceed it. A worker
 that dies while undecided stops its heartbeat; the wait fails such stale trials and gives up
-after `wait_limit_s` (then the dead trial is ignored).
+after `wait_limit_s` of working time (then the dead trial is ignored): time this process spent
+waiting for an absent database does not count (searcher/study/outage.py), so a database restart
+never lets a claim decide before the lower trials did.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from searcher.study import attrs
+from searcher.study.outage import working_clock
 
 CLAIMING = "claiming"
 UNDECIDED = (None, CLAIMING)
@@ -68,7 +71,7 @@ def wait_for_lower_trials(
     number: int,
     poll: Callable[[], None],
     wait_limit_s: float,
-    clock: Callable[[], float] = time.monotonic,
+    clock: Callable[[], float] = working_clock,
 ) -> None:
     deadline = clock() + wait_limit_s
     while undecided_below(study, number) and clock() < deadline:
@@ -123,7 +126,7 @@ def claim(
     target: int | None,
     poll: Callable[[], None] = lambda: time.sleep(0.2),
     wait_limit_s: float = 60.0,
-    clock: Callable[[], float] = time.monotonic,
+    clock: Callable[[], float] = working_clock,
     references: frozenset[str] = frozenset(),
 ) -> Claim:
     """Claims the candidate for this trial; `target` None exempts it (references always train).

@@ -10,6 +10,7 @@ infeasible and duplicate proposals are stored so the sampler learns, but not cou
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -94,7 +95,11 @@ def prepare(config: SearchConfig) -> PreparedSearch:
     if config.budget.needs_latency:
         check_latency_is_satisfiable(space, config)
     url = config.storage or default_storage_url(config.runs_dir)
-    storage = open_storage(url, heartbeat_interval=config.heartbeat_s)
+    label = f"[{config.worker}] " if config.worker else ""
+    storage = open_storage(
+        url, config.heartbeat_s, config.storage_outage_limit_s,
+        say=lambda line: print(f"searcher: {label}{line}", file=sys.stderr, flush=True),
+    )  # fmt: skip
     study = open_study(
         storage, config.study_name, space, config.data, config.objective, config.seed
     )
@@ -123,7 +128,18 @@ def study_records(study_name: str, storage: str) -> list[TrialRecord]:
 
 
 def target_of(study: optuna.Study, config: SearchConfig) -> int:
-    return config.n_trials + (trained_count(study)[0] if config.trial_target == "add" else 0)
+    """`--n-trials` more than the study holds; but the same command again, while the run that
+    set the stored target has not reached it (its leader was killed), resumes that run."""
+    if config.trial_target == "total":
+        return config.n_trials
+    done, stored = trained_count(study)[0], study.user_attrs.get(attrs.TARGET)
+    if (
+        stored is not None
+        and done < stored
+        and study.user_attrs.get(attrs.RUN_TRIALS) == config.n_trials
+    ):
+        return int(stored)
+    return config.n_trials + done
 
 
 def run_search(

@@ -65,6 +65,7 @@ def histories(
     trials are matched by their params."""
     result: dict[str, CandidateHistory] = {}
     waiting: list[dict[str, Any]] = []
+    popped: list[dict[str, Any]] = []  # taken from the queue a moment ago, nothing written yet
     unnamed: list[FrozenTrial] = []  # taken from the queue, candidate not yet written
     for trial in trials:
         if trial.state == TrialState.WAITING:
@@ -72,6 +73,8 @@ def histories(
             continue
         cid = trial.user_attrs.get(attrs.CANDIDATE_ID)
         if cid is None:
+            if trial.state == TrialState.RUNNING and FIXED_PARAMS in trial.system_attrs:
+                popped.append(trial.system_attrs[FIXED_PARAMS])
             continue
         if attrs.CANDIDATE not in trial.user_attrs:
             unnamed.append(trial)
@@ -88,6 +91,7 @@ def histories(
             record_trial(result[trial.user_attrs[attrs.CANDIDATE_ID]], trial)
     for history in result.values():
         history.waiting = history.params in waiting
+        history.running = history.running or history.params in popped
     return result
 
 

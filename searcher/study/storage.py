@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import sys
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import optuna
+import sqlalchemy.event
 import sqlalchemy.exc
 
+from searcher.study.outage import DEFAULT_LIMIT_S, Outage
+from searcher.study.resilient import ResilientStorage
 from space.errors import DivcoError
 
 DEFAULT_RUNS_DIR = Path("runs")
@@ -32,26 +37,64 @@ def default_storage_url(runs_dir: Path = DEFAULT_RUNS_DIR) -> str:
 SQLITE_BUSY_TIMEOUT_S = 60
 
 
-def open_storage(url: str, heartbeat_interval: int | None = None) -> optuna.storages.BaseStorage:
+def open_storage(
+    url: str,
+    heartbeat_interval: int | None = None,
+    outage_limit_s: float = DEFAULT_LIMIT_S,
+    say: Callable[[str], None] | None = None,
+) -> optuna.storages.BaseStorage:
     """Connects (and creates tables) now, so a bad URL fails before any work is done.
 
     With a heartbeat, a trial whose worker stops beating for 3 intervals is marked failed by the
     next worker that starts a trial; the search loop enqueues its candidate again
     (searcher/run/recovery.py: as often as it is killed, not once as Optuna's retry callback).
-    SQLite is made safe for several local worker processes: WAL mode (readers never block the
-    writer) and a long busy timeout (a writer waits for the lock instead of failing).
+    Once open, a database that stops answering is waited for, up to `outage_limit_s`
+    (searcher/study/outage.py). SQLite is made safe for several local worker processes: WAL mode
+    (readers never block the writer), a long busy timeout (a writer waits for the lock instead
+    of failing) and transactions that take the write lock when they begin, so a read and the
+    write that depends on it are one step (two workers never pop the same queued trial).
     """
     kwargs: dict[str, Any] = {}
     if heartbeat_interval is not None:  # "experimental" in Optuna since 2.8, stable in practice
         warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
         kwargs = {"heartbeat_interval": heartbeat_interval, "grace_period": 3 * heartbeat_interval}
+    sqlite = url.startswith("sqlite:///")
+    if sqlite:
+        kwargs["engine_kwargs"] = {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_S}}
+    else:  # a connection the server dropped (restart, failover) is replaced, not used
+        kwargs["engine_kwargs"] = {"pool_pre_ping": True}
+    outage = Outage(
+        limit_s=outage_limit_s,
+        say=say or (lambda line: print(f"searcher: {line}", file=sys.stderr, flush=True)),
+        where=f"the storage {redact(url)}",
+    )
     try:
-        if url.startswith("sqlite:///"):
+        if sqlite:
             _use_wal(url.removeprefix("sqlite:///"))
-            kwargs["engine_kwargs"] = {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_S}}
-        return optuna.storages.RDBStorage(url, **kwargs)
+        storage = ResilientStorage(url, outage, **kwargs)
     except (sqlalchemy.exc.SQLAlchemyError, sqlite3.Error, ValueError, ImportError) as exc:
         raise StorageError(f"cannot open storage {redact(url)}: {_one_line(exc)}") from None
+    if sqlite:
+        _begin_immediate(storage.engine)
+    return storage
+
+
+def _begin_immediate(engine: sqlalchemy.engine.Engine) -> None:
+    """SQLite transactions that take the write lock at BEGIN (SQLAlchemy's pysqlite recipe).
+
+    Python's sqlite3 starts a transaction only at the first write, after the reads it depends
+    on: two processes could both read a queued trial as waiting and both take it. BEGIN
+    IMMEDIATE serialises each storage call whole; the busy timeout makes the others wait."""
+
+    def on_connect(connection: sqlite3.Connection, _record: object) -> None:
+        connection.isolation_level = None  # the driver emits no BEGIN of its own
+
+    def on_begin(connection: sqlalchemy.engine.Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    sqlalchemy.event.listen(engine, "connect", on_connect)
+    sqlalchemy.event.listen(engine, "begin", on_begin)
+    engine.dispose()  # connections opened while creating the tables predate the hooks
 
 
 def _use_wal(path: str) -> None:
