@@ -35,6 +35,10 @@ def default_storage_url(runs_dir: Path = DEFAULT_RUNS_DIR) -> str:
 
 
 SQLITE_BUSY_TIMEOUT_S = 60
+# libpq: give up connecting after 10 s; a connection whose peer vanished (no reset, e.g. a
+# network partition) is declared dead after ~25 s of unanswered keepalives
+POSTGRES_TIMEOUTS = {"connect_timeout": 10, "keepalives": 1, "keepalives_idle": 10,
+                     "keepalives_interval": 5, "keepalives_count": 3}  # fmt: skip
 
 
 def open_storage(
@@ -63,6 +67,8 @@ def open_storage(
         kwargs["engine_kwargs"] = {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_S}}
     else:  # a connection the server dropped (restart, failover) is replaced, not used
         kwargs["engine_kwargs"] = {"pool_pre_ping": True}
+        if url.startswith("postgresql"):  # a silent network fails a call instead of hanging it
+            kwargs["engine_kwargs"]["connect_args"] = POSTGRES_TIMEOUTS
     outage = Outage(
         limit_s=outage_limit_s,
         say=say or (lambda line: print(f"searcher: {line}", file=sys.stderr, flush=True)),
