@@ -8,6 +8,8 @@ test_faults_postgres.py.
 
 from __future__ import annotations
 
+import math
+from dataclasses import replace
 from pathlib import Path
 
 import optuna
@@ -17,7 +19,7 @@ import sqlalchemy.event
 
 import searcher.run.objective
 from searcher.run.config import SearchConfig
-from searcher.run.loop import PreparedSearch, prepare
+from searcher.run.loop import PreparedSearch, prepare, target_of
 from searcher.run.recovery import histories
 from searcher.run.workers import worker_main
 from searcher.study import attrs
@@ -42,17 +44,18 @@ class FakeTime:
 
 
 class Blackout:
-    """Makes every statement on an engine fail as a dropped connection does, `calls` times
-    (None: until lifted)."""
+    """Makes every statement on an engine fail as a dropped connection does, while the fake
+    clock is before `until` (which only the retries' sleeps move on)."""
 
-    def __init__(self, engine: sqlalchemy.engine.Engine) -> None:
-        self.left: int | None = 0
+    def __init__(self, engine: sqlalchemy.engine.Engine, time_: FakeTime) -> None:
+        self.time, self.until = time_, -math.inf
         sqlalchemy.event.listen(engine, "before_cursor_execute", self.statement)
 
+    def down_for(self, seconds: float) -> None:
+        self.until = self.time.now + seconds
+
     def statement(self, *_args: object) -> None:
-        if self.left is None or self.left > 0:
-            if self.left is not None:
-                self.left -= 1
+        if self.time.now < self.until:
             raise sqlalchemy.exc.OperationalError(
                 "SELECT 1", {}, ConnectionRefusedError("connection refused")
             )
@@ -104,17 +107,17 @@ def test_errors_of_the_request_itself_are_not_retried() -> None:
 
 def tiny_config(tmp_path: Path, **changes: object) -> SearchConfig:
     space = parse_space(TINY_SPACE, "tiny", "test space")
+    defaults = {"stopping": "none", "n_trials": 2, "trial_target": "total", "heartbeat_s": 1}
     return SearchConfig(
         space=space, storage=f"sqlite:///{tmp_path / 'study.db'}", study="tiny",
-        runs_dir=tmp_path / "runs", stopping="none", n_trials=2, trial_target="total",
-        heartbeat_s=1, **changes,
+        runs_dir=tmp_path / "runs", **(defaults | changes),
     )  # fmt: skip
 
 
 def blackout_of(prepared: PreparedSearch, time_: FakeTime) -> Blackout:
     backend = prepared.study._storage._backend  # Optuna's trial cache in front of ours
     backend.outage.clock, backend.outage.sleep = time_.clock, time_.sleep
-    return Blackout(backend.engine)
+    return Blackout(backend.engine, time_)
 
 
 def test_a_trial_that_finishes_during_an_outage_is_stored_when_the_database_answers(
@@ -129,7 +132,7 @@ def test_a_trial_that_finishes_during_an_outage_is_stored_when_the_database_answ
 
     def then_outage(*args, **kwargs):
         outcome = run_trial(*args, **kwargs)
-        blackout.left = 8  # the next 8 statements fail: the result waits for the database
+        blackout.down_for(20.0)  # the result waits 20 s for the database
         return outcome
 
     monkeypatch.setattr(searcher.run.objective, "run_trial", then_outage)
@@ -150,17 +153,18 @@ def test_a_worker_stops_with_one_line_past_the_outage_limit(tmp_path: Path, caps
     prepared = prepare(config)
     time_ = FakeTime()
     blackout = blackout_of(prepared, time_)
-    blackout.left = None  # never comes back
+    blackout.down_for(math.inf)  # never comes back
     assert worker_main(config, None, prepared=prepared) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2, err  # the outage, then the error that stops the worker
     assert "is unreachable" in err[0]
     assert "error: the storage sqlite:///" in err[1] and "limit 120 s" in err[1]
-    blackout.left = 0
+    blackout.until = -math.inf
     study = optuna.load_study(study_name="tiny", storage=config.storage)
     assert [t.number for t in study.trials if t.state.is_finished()] == []  # nothing lost
 
 
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage")  # ask() outside optimize
 def test_a_queued_trial_just_taken_counts_as_running(tmp_path: Path) -> None:
     """A worker that took a reference from the queue, before it wrote the candidate: another
     worker must not enqueue that reference again as if it were lost."""
@@ -180,3 +184,26 @@ def test_open_storage_on_a_fresh_sqlite_file_takes_the_write_lock_at_begin(tmp_p
     )
     optuna.create_study(storage=storage, study_name="x")
     assert "BEGIN" in seen
+
+
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage")  # ask() outside optimize
+def test_the_same_command_resumes_an_unfinished_run_and_extends_a_finished_one(
+    tmp_path: Path,
+) -> None:
+    """`searcher run --n-trials 3` whose leader was killed before the target: the same command
+    aims at the stored target again; once it is reached, it asks for 3 more, as before."""
+    config = tiny_config(tmp_path, trial_target="add", n_trials=3)
+    study = prepare(config).study
+    assert target_of(study, config) == 3
+    study.set_user_attr(attrs.TARGET, 3)
+    study.set_user_attr(attrs.RUN_TRIALS, 3)
+    for _ in range(2):
+        trial = study.ask()
+        trial.set_user_attr(attrs.STATUS, "trained")
+        study.tell(trial, [0.5, 1.0])
+    assert target_of(study, config) == 3  # resumed: one more to train
+    assert target_of(study, replace(config, n_trials=5)) == 7  # another command adds
+    trial = study.ask()
+    trial.set_user_attr(attrs.STATUS, "trained")
+    study.tell(trial, [0.5, 1.0])
+    assert target_of(study, config) == 6  # the run finished: the same command adds 3 more

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
+import importlib
 import logging
 import subprocess
 from collections.abc import Iterator
@@ -17,7 +18,6 @@ import numpy as np
 import optuna
 import pytest
 
-import trainers.train.checkpoint
 from searcher.cli.main import main
 from searcher.study import attrs
 from searcher.study.records import read_records
@@ -66,13 +66,14 @@ def test_a_checkpoint_that_cannot_be_written_fails_the_trial_and_five_stop_the_r
 ) -> None:
     runs = tmp_path / "runs"
     before = run_until_the_disk_fails(run_args, runs, capsys)
-    real_save = trainers.train.checkpoint.torch.save
+    torch = importlib.import_module("trainers.train.checkpoint").torch  # `trainers.train` is
+    real_save = torch.save  # also a function's name
 
     def disk_full(payload: object, f) -> None:
         real_save(payload, f)  # half a file is on the disk when the disk fills up
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(trainers.train.checkpoint.torch, "save", disk_full)
+    monkeypatch.setattr(torch, "save", disk_full)
     assert_stopped_by_the_disk(run_args, runs, before, capsys)
 
 

@@ -88,6 +88,13 @@ def assert_target_exact(study: optuna.Study, target: int) -> list:
     return records
 
 
+def finish_or_show(process: SearcherProcess, timeout: float = 600) -> int:
+    try:
+        return process.finish(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise AssertionError("still running; output:\n" + process.output) from None
+
+
 def test_a_search_survives_a_database_restart(tmp_path: Path, temporary_postgres) -> None:
     (tmp_path / "pool.yaml").write_text(POOL_SPACE)
     url = temporary_postgres.url
@@ -99,7 +106,7 @@ def test_a_search_survives_a_database_restart(tmp_path: Path, temporary_postgres
     temporary_postgres.stop()  # every connection dropped mid-trial
     time.sleep(3)  # longer than the grace period of 3 heartbeats: every trial looks stale
     temporary_postgres.start()
-    assert run.finish(timeout=240) == 0, run.output
+    assert finish_or_show(run) == 0, run.output
     lines = [line for line in run.lines if "is unreachable" in line]
     assert 1 <= len(lines) <= 2, run.output  # one per worker that noticed the outage
     assert all("--storage-outage-limit" in line for line in lines)
@@ -112,21 +119,23 @@ def test_a_killed_leader_leaves_its_study_to_the_workers_and_the_same_command_re
     tmp_path: Path,
 ) -> None:
     url, name = postgres_or_skip(), f"divco-test-{uuid.uuid4().hex[:8]}"
-    (tmp_path / "pool.yaml").write_text(POOL_SPACE)
+    # 2 epochs: the leader is killed in its second; 3 trials: the 2 references and one more
+    (tmp_path / "pool.yaml").write_text(POOL_SPACE.replace("epochs: 4,", "epochs: 2,"))
     command = ["run", "--space", "pool.yaml", "--storage", url, "--study", name,
-               "--n-trials", "4", "--heartbeat-s", "1", "--no-pruning"]  # fmt: skip
+               "--n-trials", "3", "--heartbeat-s", "1", "--no-pruning"]  # fmt: skip
     try:
         leader = SearcherProcess(command, tmp_path)
-        leader.wait_for(r"until the study holds 4 trained")
+        leader.wait_for(r"until the study holds 3 trained")
         worker = SearcherProcess(
             ["worker", "--storage", url, "--study", name, "--heartbeat-s", "1"], tmp_path
         )
         leader.wait_for(r"epoch 1/")
         leader.kill()
         again = SearcherProcess(command, tmp_path)  # the same command, while the worker runs
-        again.wait_for(r"until the study holds 4 trained")  # resumed, not 4 more
-        assert [worker.finish(), again.finish()] == [0, 0], worker.output + again.output
-        records = assert_target_exact(optuna.load_study(study_name=name, storage=url), 4)
+        again.wait_for(r"until the study holds 3 trained")  # resumed, not 3 more
+        codes = [finish_or_show(worker), finish_or_show(again)]
+        assert codes == [0, 0], worker.output + again.output
+        records = assert_target_exact(optuna.load_study(study_name=name, storage=url), 3)
         killed = [r for r in records if r.status == "failed"]
         assert len(killed) == 1  # the leader's trial, failed by the heartbeat and retrained
         retrained = [r for r in records if r.status == "trained"
