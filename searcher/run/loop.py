@@ -22,7 +22,7 @@ from searcher.run.claim import counts_toward_target, fail_stale_trials
 from searcher.run.config import SearchConfig
 from searcher.run.objective import TrialObjective
 from searcher.run.progress import Progress
-from searcher.run.recovery import pending_references, requeue_lost
+from searcher.run.recovery import failed_meanwhile, pending_references, requeue_lost
 from searcher.run.summary import SearchSummary
 from searcher.run.trial_run import latency_excess, measure
 from searcher.study import attrs
@@ -223,7 +223,14 @@ class SearchLoop:
                 )
 
     def one_trial(self) -> str:
-        self.study.optimize(self.objective, n_trials=1, catch=(DivcoError, RuntimeError))
+        try:
+            self.study.optimize(self.objective, n_trials=1, catch=(DivcoError, RuntimeError))
+        except ValueError as exc:
+            if not failed_meanwhile(exc):
+                raise
+            self.progress.out("this trial was failed meanwhile by another worker (its heartbeat "
+                              "came late); its candidate is queued again")  # fmt: skip
+            return "lost"
         status = self.objective.status
         if status == "trained":
             self.progress.front(

@@ -142,3 +142,10 @@ def requeue_lost(
         study.enqueue_trial(history.params, user_attrs={attrs.CANDIDATE_ID: cid} | extra)
         labels.append(history.label)
     return labels
+
+
+def failed_meanwhile(exc: BaseException) -> bool:
+    """Optuna refusing to store a trial another worker already failed: its heartbeats came
+    late (a starved machine, a long database outage), so it was judged dead and its candidate
+    is queued again. The worker goes on; the candidate trains again elsewhere or here."""
+    return isinstance(exc, ValueError) and str(exc).startswith("Cannot tell a FAIL trial")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -74,12 +75,29 @@ class ResilientStorage(RDBStorage):
         return self.outage.call(RDBStorage._get_stale_trial_ids, self, study_id)
 
 
+_CALL = threading.local()  # what the outermost storage call of this thread does
+
+
+def read_only_call() -> bool:
+    """Whether this thread is inside a storage call that only reads: SQLite begins its
+    transaction without the write lock (storage.py), so polling never holds up a writer."""
+    return getattr(_CALL, "mode", None) == "read"
+
+
 def _retrying(name: str) -> Callable[..., Any]:
     method = getattr(RDBStorage, name)
+    mode = "read" if name.startswith(("get_", "_get_")) else "write"
 
     @functools.wraps(method)
     def call(self: ResilientStorage, *args: Any, **kwargs: Any) -> Any:
-        return self.outage.call(method, self, *args, **kwargs)
+        outer = getattr(_CALL, "mode", None)
+        if outer is None:
+            _CALL.mode = mode
+        try:
+            return self.outage.call(method, self, *args, **kwargs)
+        finally:
+            if outer is None:
+                _CALL.mode = None
 
     return call
 

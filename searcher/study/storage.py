@@ -19,7 +19,7 @@ import sqlalchemy.event
 import sqlalchemy.exc
 
 from searcher.study.outage import DEFAULT_LIMIT_S, Outage
-from searcher.study.resilient import ResilientStorage
+from searcher.study.resilient import ResilientStorage, read_only_call
 from space.errors import DivcoError
 
 DEFAULT_RUNS_DIR = Path("runs")
@@ -90,13 +90,16 @@ def _begin_immediate(engine: sqlalchemy.engine.Engine) -> None:
 
     Python's sqlite3 starts a transaction only at the first write, after the reads it depends
     on: two processes could both read a queued trial as waiting and both take it. BEGIN
-    IMMEDIATE serialises each storage call whole; the busy timeout makes the others wait."""
+    IMMEDIATE serialises each storage call that writes, whole; the busy timeout makes the others
+    wait. Calls that only read (polling the study) begin a plain transaction: a consistent
+    snapshot, no lock."""
 
     def on_connect(connection: sqlite3.Connection, _record: object) -> None:
         connection.isolation_level = None  # the driver emits no BEGIN of its own
 
     def on_begin(connection: sqlalchemy.engine.Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # a call that only reads needs no lock at all in WAL mode: it never waits, nor blocks
+        connection.exec_driver_sql("BEGIN" if read_only_call() else "BEGIN IMMEDIATE")
 
     sqlalchemy.event.listen(engine, "connect", on_connect)
     sqlalchemy.event.listen(engine, "begin", on_begin)

@@ -16,6 +16,7 @@ import optuna
 import pytest
 import sqlalchemy
 import sqlalchemy.event
+from optuna.trial import TrialState
 
 import searcher.run.objective
 from searcher.run.config import SearchConfig
@@ -207,3 +208,32 @@ def test_the_same_command_resumes_an_unfinished_run_and_extends_a_finished_one(
     trial.set_user_attr(attrs.STATUS, "trained")
     study.tell(trial, [0.5, 1.0])
     assert target_of(study, config) == 6  # the run finished: the same command adds 3 more
+
+
+def test_a_trial_failed_meanwhile_by_another_worker_is_one_line_and_trained_again(
+    tmp_path: Path, monkeypatch, capsys
+) -> None:
+    """A worker whose heartbeat came late (a starved machine) finds its trial failed by another
+    worker when it stores the result: one line, no traceback, the candidate is trained again."""
+    config = tiny_config(tmp_path)
+    prepared = prepare(config)
+    study, run_trial, judged = prepared.study, searcher.run.objective.run_trial, []
+
+    def judged_dead(*args, **kwargs):
+        outcome = run_trial(*args, **kwargs)
+        if not judged:  # as another worker's fail_stale_trials would
+            judged.append(args[0].id)
+            trial_id = study._storage.get_trial_id_from_study_id_trial_number(
+                study._study_id, args[3]
+            )
+            study._storage.set_trial_state_values(trial_id, TrialState.FAIL)
+        return outcome
+
+    monkeypatch.setattr(searcher.run.objective, "run_trial", judged_dead)
+    assert worker_main(config, None, prepared=prepared) == 0
+    captured = capsys.readouterr()
+    assert captured.out.count("failed meanwhile by another worker") == 1
+    assert "Traceback" not in captured.err
+    records = read_records(optuna.load_study(study_name="tiny", storage=config.storage))
+    trained = [r.attrs[attrs.CANDIDATE_ID] for r in records if r.status == "trained"]
+    assert len(trained) == 2 and len(set(trained)) == 2 and judged[0] in trained
