@@ -10,7 +10,6 @@ infeasible and duplicate proposals are stored so the sampler learns, but not cou
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,7 +21,12 @@ from searcher.run.claim import counts_toward_target, fail_stale_trials
 from searcher.run.config import SearchConfig
 from searcher.run.objective import TrialObjective
 from searcher.run.progress import Progress
-from searcher.run.recovery import failed_meanwhile, pending_references, requeue_lost
+from searcher.run.recovery import (
+    failed_meanwhile,
+    pending_references,
+    requeue_lost,
+    run_target,
+)
 from searcher.run.summary import SearchSummary
 from searcher.run.trial_run import latency_excess, measure
 from searcher.study import attrs
@@ -95,11 +99,7 @@ def prepare(config: SearchConfig) -> PreparedSearch:
     if config.budget.needs_latency:
         check_latency_is_satisfiable(space, config)
     url = config.storage or default_storage_url(config.runs_dir)
-    label = f"[{config.worker}] " if config.worker else ""
-    storage = open_storage(
-        url, config.heartbeat_s, config.storage_outage_limit_s,
-        say=lambda line: print(f"searcher: {label}{line}", file=sys.stderr, flush=True),
-    )  # fmt: skip
+    storage = open_storage(url, config.heartbeat_s, config.storage_outage_limit_s, config.worker)
     study = open_study(
         storage, config.study_name, space, config.data, config.objective, config.seed
     )
@@ -128,18 +128,9 @@ def study_records(study_name: str, storage: str) -> list[TrialRecord]:
 
 
 def target_of(study: optuna.Study, config: SearchConfig) -> int:
-    """`--n-trials` more than the study holds; but the same command again, while the run that
-    set the stored target has not reached it (its leader was killed), resumes that run."""
     if config.trial_target == "total":
         return config.n_trials
-    done, stored = trained_count(study)[0], study.user_attrs.get(attrs.TARGET)
-    if (
-        stored is not None
-        and done < stored
-        and study.user_attrs.get(attrs.RUN_TRIALS) == config.n_trials
-    ):
-        return int(stored)
-    return config.n_trials + done
+    return run_target(study.user_attrs, config.n_trials, trained_count(study)[0])
 
 
 def run_search(

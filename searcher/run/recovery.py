@@ -149,3 +149,13 @@ def failed_meanwhile(exc: BaseException) -> bool:
     late (a starved machine, a long database outage), so it was judged dead and its candidate
     is queued again. The worker goes on; the candidate trains again elsewhere or here."""
     return isinstance(exc, ValueError) and str(exc).startswith("Cannot tell a FAIL trial")
+
+
+def run_target(study_attrs: dict[str, Any], n_trials: int, done: int) -> int:
+    """The trained trials `searcher run --n-trials N` aims the study at: N more than it holds;
+    but the same command again, while the run that stored the target has not reached it (its
+    leader was killed, or interrupted), resumes that run instead of adding N more."""
+    stored = study_attrs.get(attrs.TARGET)
+    if stored is not None and done < stored and study_attrs.get(attrs.RUN_TRIALS) == n_trials:
+        return int(stored)
+    return n_trials + done

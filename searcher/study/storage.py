@@ -10,7 +10,6 @@ import contextlib
 import sqlite3
 import sys
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +44,7 @@ def open_storage(
     url: str,
     heartbeat_interval: int | None = None,
     outage_limit_s: float = DEFAULT_LIMIT_S,
-    say: Callable[[str], None] | None = None,
+    worker: str = "",
 ) -> optuna.storages.BaseStorage:
     """Connects (and creates tables) now, so a bad URL fails before any work is done.
 
@@ -69,9 +68,10 @@ def open_storage(
         kwargs["engine_kwargs"] = {"pool_pre_ping": True}
         if url.startswith("postgresql"):  # a silent network fails a call instead of hanging it
             kwargs["engine_kwargs"]["connect_args"] = POSTGRES_TIMEOUTS
+    label = f"[{worker}] " if worker else ""  # a pool's worker, as its progress lines say
     outage = Outage(
         limit_s=outage_limit_s,
-        say=say or (lambda line: print(f"searcher: {line}", file=sys.stderr, flush=True)),
+        say=lambda line: print(f"searcher: {label}{line}", file=sys.stderr, flush=True),
         where=f"the storage {redact(url)}",
     )
     try:
