@@ -65,6 +65,7 @@ class SearchOptions:
     devices: str | None = None  # GPU indices "0,1,2,3", one worker each
     workers: int = 1  # CPU worker processes
     heartbeat_s: int = 10
+    storage_outage_limit: float = 300.0  # seconds without a database before a worker stops
     devices_per_trial: int = 1
     confirm_share: float = CONFIRM_SHARE  # racing: further seeds for contested front points
     confirm_seeds: int = CAP
@@ -74,6 +75,7 @@ class SearchOptions:
         positive = ("n_trials", "timeout", "budget_gflops", "budget_params_m",
                     "budget_latency_ms", "latency_batch", "member_latency_ms", "data_workers",
                     "asha_min_epochs", "workers", "heartbeat_s", "devices_per_trial",
+                    "storage_outage_limit",
                     "confirm_seeds")  # fmt: skip
         for name in positive:
             value = getattr(self, name)
@@ -157,6 +159,7 @@ def search_config(options: SearchOptions, space: SearchSpace | None = None) -> S
         asha_eta=options.asha_eta,
         asha_min_epochs=options.asha_min_epochs,
         heartbeat_s=options.heartbeat_s,
+        storage_outage_limit_s=options.storage_outage_limit,
         devices_per_trial=options.devices_per_trial,
         latency_runtime=options.latency_runtime,
         confirm_share=options.confirm_share,

@@ -32,6 +32,7 @@ def run_search_options(options: SearchOptions) -> int:
     prepared = prepare(config)  # creates and seeds the study once, before any worker starts
     target = target_of(prepared.study, config)
     prepared.study.set_user_attr(attrs.TARGET, target)
+    prepared.study.set_user_attr(attrs.RUN_TRIALS, config.n_trials)  # the same command resumes
     return run_pool(worker_configs(config, target, slots), prepared)
 
 

@@ -80,6 +80,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         timeout_s=args.timeout,
         runs_dir=Path(args.runs_dir),
         heartbeat_s=args.heartbeat_s,
+        storage_outage_limit_s=args.storage_outage_limit,
         devices_per_trial=args.devices_per_trial,
         # distinct sampler seeds on every machine, unless one is asked for (it is stored per trial)
         seed=args.seed if args.seed is not None else os.getpid(),

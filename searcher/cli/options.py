@@ -227,6 +227,8 @@ def add_pool_arguments(parser: argparse.ArgumentParser, cpu_flag: str) -> None:
                       help="number of CPU worker processes")  # fmt: skip
     parser.add_argument("--heartbeat-s", type=positive_int, default=10,
                         help="a killed worker's trial is failed and retried after 3 missed beats")  # fmt: skip
+    parser.add_argument("--storage-outage-limit", type=positive_float, default=300.0, metavar="S",
+                        help="wait up to S seconds for a database that stopped answering, then stop")  # fmt: skip
     parser.add_argument("--devices-per-trial", type=positive_int, default=1,
                         help="train each trial on K devices (K CPU processes, or K of --devices), "
                         "the batch split over them")  # fmt: skip

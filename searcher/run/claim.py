@@ -23,7 +23,9 @@ of a candidate trains; a higher-numbered trial of another candidate decides firs
 every lower undecided trial could train beside it, so the trials that count toward the target
 never exceed it (tests/searcher/test_load_claim.py tries random orders). A worker
 that dies while undecided stops its heartbeat; the wait fails such stale trials and gives up
-after `wait_limit_s` (then the dead trial is ignored).
+after `wait_limit_s` of working time (then the dead trial is ignored): time this process spent
+waiting for an absent database does not count (searcher/study/outage.py), so a database restart
+never lets a claim decide before the lower trials did.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from searcher.study import attrs
+from searcher.study.outage import working_clock
 
 CLAIMING = "claiming"
 UNDECIDED = (None, CLAIMING)
@@ -100,7 +103,7 @@ def wait_for_lower_trials(
     number: int,
     poll: Callable[[], None],
     wait_limit_s: float,
-    clock: Callable[[], float] = time.monotonic,
+    clock: Callable[[], float] = working_clock,
     blocking: Callable[[list[FrozenTrial]], list[int]] | None = None,
 ) -> None:
     """Waits for the lower undecided trials (only the `blocking` ones, when given)."""
@@ -168,7 +171,7 @@ def claim(
     target: int | None,
     poll: Callable[[], None] = lambda: time.sleep(0.2),
     wait_limit_s: float = 60.0,
-    clock: Callable[[], float] = time.monotonic,
+    clock: Callable[[], float] = working_clock,
     references: frozenset[str] = frozenset(),
 ) -> Claim:
     """Claims the candidate for this trial; `target` None exempts it (references always train).

@@ -48,6 +48,7 @@ class SearchConfig:
     # (what several workers sharing one study need).
     trial_target: Literal["add", "total"] = "add"
     heartbeat_s: int = 10  # a killed worker's trial is failed (and retried) after 3 beats
+    storage_outage_limit_s: float = 300.0  # then a worker the database left stops (outage.py)
     worker: str = ""  # label prefixed to progress lines when several workers run
     # Processes (and devices) per trial: the batch split over them (trainers.train.distributed).
     devices_per_trial: int = 1

@@ -25,7 +25,12 @@ from searcher.run.objective import TrialObjective
 from searcher.run.progress import Progress
 from searcher.run.race_step import Racer
 from searcher.run.racing import RACE_WINDOW
-from searcher.run.recovery import pending_references, requeue_lost
+from searcher.run.recovery import (
+    failed_meanwhile,
+    pending_references,
+    requeue_lost,
+    run_target,
+)
 from searcher.run.summary import SearchSummary
 from searcher.run.trial_run import latency_excess, measure
 from searcher.study import attrs
@@ -103,7 +108,7 @@ def prepare(config: SearchConfig) -> PreparedSearch:
     if config.budget.needs_latency:
         check_latency_is_satisfiable(space, config)
     url = config.storage or default_storage_url(config.runs_dir)
-    storage = open_storage(url, heartbeat_interval=config.heartbeat_s)
+    storage = open_storage(url, config.heartbeat_s, config.storage_outage_limit_s, config.worker)
     study = open_study(
         storage, config.study_name, space, config.data, config.objective, config.seed
     )
@@ -146,7 +151,9 @@ def study_records(study_name: str, storage: str) -> list[TrialRecord]:
 
 
 def target_of(study: optuna.Study, config: SearchConfig) -> int:
-    return config.n_trials + (slots_used(study)[0] if config.trial_target == "add" else 0)
+    if config.trial_target == "total":
+        return config.n_trials
+    return run_target(study.user_attrs, config.n_trials, slots_used(study)[0])
 
 
 def run_search(
@@ -253,7 +260,14 @@ class SearchLoop:
                 )
 
     def one_trial(self) -> str:
-        self.study.optimize(self.objective, n_trials=1, catch=(DivcoError, RuntimeError))
+        try:
+            self.study.optimize(self.objective, n_trials=1, catch=(DivcoError, RuntimeError))
+        except ValueError as exc:
+            if not failed_meanwhile(exc):
+                raise
+            self.progress.out("this trial was failed meanwhile by another worker (its heartbeat "
+                              "came late); its candidate is queued again")  # fmt: skip
+            return "lost"
         status = self.objective.status
         if status == "trained":
             self.progress.front(self.publish_front())

@@ -65,6 +65,7 @@ def histories(
     trials are matched by their params."""
     result: dict[str, CandidateHistory] = {}
     waiting: list[dict[str, Any]] = []
+    popped: list[dict[str, Any]] = []  # taken from the queue a moment ago, nothing written yet
     unnamed: list[FrozenTrial] = []  # taken from the queue, candidate not yet written
     for trial in trials:
         if trial.state == TrialState.WAITING:
@@ -72,6 +73,8 @@ def histories(
             continue
         cid = trial.user_attrs.get(attrs.CANDIDATE_ID)
         if cid is None:
+            if trial.state == TrialState.RUNNING and FIXED_PARAMS in trial.system_attrs:
+                popped.append(trial.system_attrs[FIXED_PARAMS])
             continue
         if attrs.CANDIDATE not in trial.user_attrs:
             unnamed.append(trial)
@@ -88,6 +91,7 @@ def histories(
             record_trial(result[trial.user_attrs[attrs.CANDIDATE_ID]], trial)
     for history in result.values():
         history.waiting = history.params in waiting
+        history.running = history.running or history.params in popped
     return result
 
 
@@ -138,3 +142,20 @@ def requeue_lost(
         study.enqueue_trial(history.params, user_attrs={attrs.CANDIDATE_ID: cid} | extra)
         labels.append(history.label)
     return labels
+
+
+def failed_meanwhile(exc: BaseException) -> bool:
+    """Optuna refusing to store a trial another worker already failed: its heartbeats came
+    late (a starved machine, a long database outage), so it was judged dead and its candidate
+    is queued again. The worker goes on; the candidate trains again elsewhere or here."""
+    return isinstance(exc, ValueError) and str(exc).startswith("Cannot tell a FAIL trial")
+
+
+def run_target(study_attrs: dict[str, Any], n_trials: int, done: int) -> int:
+    """The trained trials `searcher run --n-trials N` aims the study at: N more than it holds;
+    but the same command again, while the run that stored the target has not reached it (its
+    leader was killed, or interrupted), resumes that run instead of adding N more."""
+    stored = study_attrs.get(attrs.TARGET)
+    if stored is not None and done < stored and study_attrs.get(attrs.RUN_TRIALS) == n_trials:
+        return int(stored)
+    return n_trials + done

@@ -21,6 +21,7 @@ from searcher.run.config import SearchConfig
 from searcher.run.loop import PreparedSearch, run_search
 from searcher.study import attrs
 from searcher.study.open import load_existing_study
+from searcher.study.outage import outage_cause
 from searcher.study.storage import open_storage
 from space.budget import Budget
 from space.errors import ConfigError, DivcoError
@@ -184,5 +185,11 @@ def worker_main(
         return 130
     except DivcoError as exc:
         print(f"searcher: {label}error: {exc}", file=sys.stderr, flush=True)
+        return 2
+    except Exception as exc:  # Optuna's cleanup fails too while the database is away
+        cause = outage_cause(exc)
+        if cause is None:
+            raise
+        print(f"searcher: {label}error: {cause}", file=sys.stderr, flush=True)
         return 2
     return 0

@@ -71,4 +71,5 @@ BUDGET = "budget"  # Budget.to_dict() of the latest run; workers joining the stu
 MEASUREMENT = "measurement"  # {latency_runtime} of the latest run; joiners too
 STOPPING = "stopping"  # {stopping, asha_eta, asha_min_epochs} of the latest run; joiners too
 TARGET = "trial_target"  # trained trials the latest run aims the study at; joining workers too
+RUN_TRIALS = "run_trials"  # --n-trials of the run that set TARGET: the same command resumes it
 SPACE_NAME = "space_name"  # the preset or file name of the space

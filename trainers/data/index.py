@@ -125,11 +125,15 @@ def _read_cache(path: Path, root: Path, classes: tuple[str, ...], fingerprint: s
 def _write_cache(path: Path, index: FolderIndex, fingerprint: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp.npz")
-    np.savez(
-        tmp, meta=np.array([str(FORMAT), fingerprint]), paths=index.paths, labels=index.labels,
-        sizes=index.sizes, grey=index.grey, skipped=np.array(index.skipped),
-    )  # fmt: skip
-    os.replace(tmp, path)
+    try:
+        np.savez(
+            tmp, meta=np.array([str(FORMAT), fingerprint]), paths=index.paths, labels=index.labels,
+            sizes=index.sizes, grey=index.grey, skipped=np.array(index.skipped),
+        )  # fmt: skip
+        os.replace(tmp, path)
+    except BaseException:  # a full disk leaves no half-written file behind, the old cache intact
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def load_index(root: Path, classes: tuple[str, ...], cache_dir: Path | None) -> FolderIndex:
@@ -149,5 +153,8 @@ def load_index(root: Path, classes: tuple[str, ...], cache_dir: Path | None) -> 
         try:
             _write_cache(path, index, fingerprint)
         except OSError as exc:
-            log.warning("could not write the image index cache %s: %s", path, exc)
+            reason = exc.strerror or exc  # "No space left on device"
+            log.warning(
+                "could not write the image index cache %s (%s); going on without it", path, reason
+            )
     return index

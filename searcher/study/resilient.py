@@ -1,0 +1,106 @@
+"""Optuna's RDB storage with every call retried through a storage outage (outage.py).
+
+A subclass, not a wrapper: Optuna puts its trial cache in front of any RDBStorage, and that cache
+is what keeps a study of thousands of trials cheap to read. Two calls need more than a retry:
+
+- setting a trial's final state: if the connection dropped after the server committed, the retry
+  finds the trial finished, which is the success it was after, not an error;
+- the heartbeat: past the limit its thread stops quietly (the worker's main loop reports the
+  outage and exits), and during an outage and one grace period after it no trial is judged
+  stale, since every worker's heartbeat was held back alike.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import optuna
+from optuna.storages import RDBStorage
+from optuna.trial import TrialState
+
+from searcher.study.outage import Outage, StorageOutageError
+
+# Every RDBStorage method that talks to the database (the private _get_trials is what Optuna's
+# trial cache calls); set_trial_state_values, record_heartbeat and _get_stale_trial_ids are below.
+RETRIED = (
+    "create_new_study", "delete_study", "set_study_user_attr", "set_study_system_attr",
+    "get_study_id_from_name", "get_study_name_from_id", "get_study_directions",
+    "get_study_user_attrs", "get_study_system_attrs", "get_trial_user_attrs",
+    "get_trial_system_attrs", "get_all_studies", "create_new_trial", "set_trial_param",
+    "get_trial_param", "set_trial_intermediate_value", "set_trial_user_attr",
+    "set_trial_system_attr", "get_trial_id_from_study_id_trial_number", "get_trial",
+    "get_all_trials", "_get_trials", "get_best_trial",
+)  # fmt: skip
+
+
+class ResilientStorage(RDBStorage):
+    def __init__(self, url: str, outage: Outage, **kwargs: Any) -> None:
+        self.outage = outage
+        super().__init__(url, **kwargs)
+
+    def __getstate__(self) -> dict[Any, Any]:
+        state = super().__getstate__()
+        state["outage"] = Outage(state["outage"].limit_s, where=state["outage"].where)
+        return state
+
+    def set_trial_state_values(self, trial_id: int, state: TrialState, values: Any = None) -> bool:
+        attempts = 0
+
+        def attempt() -> bool:
+            nonlocal attempts
+            attempts += 1
+            try:
+                return RDBStorage.set_trial_state_values(self, trial_id, state, values)
+            except optuna.exceptions.UpdateFinishedTrialError:
+                # a retry after a dropped connection: the first attempt may have committed
+                if attempts > 1 and RDBStorage.get_trial(self, trial_id).state == state:
+                    return True
+                raise
+
+        return self.outage.call(attempt)
+
+    def record_heartbeat(self, trial_id: int) -> None:
+        # past the limit the main loop says so in one line; a thread would print a traceback
+        with contextlib.suppress(StorageOutageError):
+            self.outage.call(RDBStorage.record_heartbeat, self, trial_id)
+
+    def _get_stale_trial_ids(self, study_id: int) -> list[int]:
+        grace = self.grace_period or 2 * (self.heartbeat_interval or 0)
+        if self.outage.quiet(grace):
+            return []
+        return self.outage.call(RDBStorage._get_stale_trial_ids, self, study_id)
+
+
+_CALL = threading.local()  # what the outermost storage call of this thread does
+
+
+def read_only_call() -> bool:
+    """Whether this thread is inside a storage call that only reads: SQLite begins its
+    transaction without the write lock (storage.py), so polling never holds up a writer."""
+    return getattr(_CALL, "mode", None) == "read"
+
+
+def _retrying(name: str) -> Callable[..., Any]:
+    method = getattr(RDBStorage, name)
+    mode = "read" if name.startswith(("get_", "_get_")) else "write"
+
+    @functools.wraps(method)
+    def call(self: ResilientStorage, *args: Any, **kwargs: Any) -> Any:
+        outer = getattr(_CALL, "mode", None)
+        if outer is None:
+            _CALL.mode = mode
+        try:
+            return self.outage.call(method, self, *args, **kwargs)
+        finally:
+            if outer is None:
+                _CALL.mode = None
+
+    return call
+
+
+for _name in RETRIED:
+    setattr(ResilientStorage, _name, _retrying(_name))
