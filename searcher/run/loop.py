@@ -196,6 +196,7 @@ class SearchLoop:
                 self.progress.out(f"timeout of {config.timeout_s:g} s reached")
                 break
             if not self.work_left():
+                self.close_contests(summary)
                 break
             if self.free_slot and self.racing_open(start) and self.racer.step():
                 summary.counts["confirmation runs"] = summary.counts.get("confirmation runs", 0) + 1
@@ -237,6 +238,15 @@ class SearchLoop:
         else:
             self.free_slot = True
         return True
+
+    def close_contests(self, summary: SearchSummary) -> None:
+        """The slots are spent: contested front points still on one seed get a second seed
+        (beyond the target, within the share), so the front the run ends with states none
+        of its contests on a single run."""
+        while self.racer.step(closing=True):
+            key = "closing confirmation runs"
+            summary.counts[key] = summary.counts.get(key, 0) + 1
+            self.progress.front(self.publish_front())
 
     def racing_open(self, start: float) -> bool:
         """Racing takes slots only in the run's last RACE_WINDOW, of its slots or its timeout."""

@@ -5,7 +5,9 @@ A slot goes to racing when the study holds RACE_AFTER trained points, the run is
 RACE_WINDOW (searcher/run/loop.py), some contested point is below the seed cap and no other
 worker trains it now, and the run fits the share: confirmation epochs, this run's included, stay
 within `confirm_share` of all the study's training epochs (trials and confirmation runs). Each confirmation run takes one slot of the trial target, as a
-trial does (searcher/run/loop.py), so `--n-trials` counts trainings, not candidates.
+trial does (searcher/run/loop.py), so `--n-trials` counts trainings, not candidates. Once the
+slots are spent, a closing pass gives a second seed to each contested point of the mean front
+still on one seed (the last trials had no slot left to be confirmed in), within the same share.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from searcher.run.racing import RACE_AFTER, next_seeds
 from searcher.run.seed_claim import SeedClaims
 from searcher.run.seed_runs import Trainer, further_seeds, lease_for, stored_runs, train_seed
 from searcher.study import attrs
-from searcher.study.contest import PRIOR_SPREAD, seed_spread
+from searcher.study.contest import PRIOR_SPREAD, mean_front, seed_spread
 from searcher.study.frontier import seed_points
 from searcher.study.open import OBJECTIVE_ATTRS
 from searcher.study.records import TrialRecord, read_records
@@ -68,8 +70,11 @@ class Racer:
         self.claims = claims or SeedClaims(study)
         self.cost_key = OBJECTIVE_ATTRS[config.objective]
 
-    def step(self) -> bool:
-        """Trains one confirmation seed if racing wants one and the share allows; True if so."""
+    def step(self, closing: bool = False) -> bool:
+        """Trains one confirmation seed if racing wants one and the share allows; True if so.
+
+        `closing`: the run's slots are spent; only contested points of the mean front that are
+        still on one seed get a second (the front a run ends with has no unconfirmed contest)."""
         if self.config.confirm_share <= 0:
             return False
         records = read_records(self.study)
@@ -81,7 +86,11 @@ class Racer:
         study_attrs = self.study.user_attrs
         busy = live_claims(study_attrs, self.claims.clock())
         books = ledger(records, study_attrs, self.claims.clock())
-        for number in next_seeds(points, spread, self.config.confirm_seeds):
+        cap = min(2, self.config.confirm_seeds) if closing else self.config.confirm_seeds
+        front = {p.key for p in mean_front(points)}
+        for number in next_seeds(points, spread, cap):
+            if closing and number not in front:
+                continue
             record = by_number[number]
             if number in busy or not books.allows(run_epochs(record), self.config.confirm_share):
                 continue

@@ -4,6 +4,7 @@ and never trained by two workers at once."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,7 @@ from searcher.run.race_step import Ledger, ledger
 from searcher.run.seed_claim import SeedClaims
 from searcher.run.trial_run import TrialOutcome
 from searcher.study import attrs
-from searcher.study.frontier import FRONT_ATTR, pareto_front
+from searcher.study.frontier import FRONT_ATTR, front_view, pareto_front
 from searcher.study.records import read_records
 from searcher.study.seeds import claim_key, confirmation_runs, confirmations
 
@@ -82,23 +83,32 @@ def trained_trials(study: optuna.Study) -> int:
     return sum(r.status == "trained" for r in read_records(study))
 
 
+def closing_runs(out: str) -> int:
+    """The closing pass's runs, from the run's last line of counts (0 when it had none)."""
+    found = re.search(r"(\d+) closing confirmation runs", out)
+    return int(found.group(1)) if found else 0
+
+
 def test_contested_points_get_seeds_that_take_slots_of_the_target(
     tmp_path: Path, run_args: list[str], racing: list[tuple[str, int]],
     capsys: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
     assert main([*run_args, "--n-trials", "6", "--confirm-share", "0.5"]) == 0
+    out = capsys.readouterr().out
     study = load(tmp_path)
     runs = confirmation_runs(study.user_attrs)
     assert runs == len(racing) >= 1 and len(set(racing)) == len(racing)
-    assert trained_trials(study) + runs == 6  # --n-trials counts trainings
+    closing = closing_runs(out)  # after the slots: front points still on one seed
+    assert trained_trials(study) + runs - closing == 6  # --n-trials counts trainings
     spent = ledger(read_records(study), study.user_attrs, now=0.0)
     assert spent.confirm_epochs <= 0.5 * (spent.trial_epochs + spent.confirm_epochs)
     for number, seeds in confirmations(study.user_attrs).items():
         own = read_records(study)[number]
         assert seeds[str(own.attrs[attrs.SEED])] == own.accuracy  # the trial's own run counts
         assert len(seeds) <= 3
-    out = capsys.readouterr().out
     assert "[confirm trial" in out and "confirmation runs" in out and "tie with" in out
+    view = front_view(read_records(study))  # the run ends with no contest on a single run
+    assert all(view.seeds(r) >= 2 for r in view.front if view.ties.get(r.number))
     published = study.user_attrs[FRONT_ATTR]  # what a peer client can read
     assert [t["trial"] for t in published["trials"]] == [r.number for r in pareto_front(read_records(study))]  # fmt: skip
 
@@ -184,3 +194,19 @@ def test_the_ledger_keeps_confirmation_within_the_share() -> None:
     assert Ledger(trial_epochs=30, confirm_epochs=0).allows(6, share=0.25)  # 6 <= 9
     assert not Ledger(trial_epochs=30, confirm_epochs=6).allows(6, share=0.25)  # 12 > 10.5
     assert not Ledger(trial_epochs=30, confirm_epochs=0).allows(6, share=0.0)
+
+
+def test_the_closing_pass_confirms_a_contested_front_point_the_last_slot_trained(
+    tmp_path: Path, run_args: list[str], racing: list[tuple[str, int]],
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """A share that leaves the last slots to new trials: a contested front point still on one
+    seed when the slots are spent gets its second seed (beyond the target, within the share)."""
+    assert main([*run_args, "--n-trials", "5", "--confirm-share", "0.34"]) == 0
+    out = capsys.readouterr().out
+    study = load(tmp_path)
+    closing = closing_runs(out)
+    assert closing >= 1
+    assert trained_trials(study) + confirmation_runs(study.user_attrs) - closing == 5
+    view = front_view(read_records(study))
+    assert all(view.seeds(r) >= 2 for r in view.front if view.ties.get(r.number))
