@@ -7,7 +7,8 @@ worker trains it now, and the run fits the share: confirmation epochs, this run'
 within `confirm_share` of all the study's training epochs (trials and confirmation runs). Each confirmation run takes one slot of the trial target, as a
 trial does (searcher/run/loop.py), so `--n-trials` counts trainings, not candidates. Once the
 slots are spent, a closing pass gives a second seed to each contested point of the mean front
-still on one seed (the last trials had no slot left to be confirmed in), within the same share.
+still on one seed (the last trials had no slot left to be confirmed in): at most one run per
+front point, even past the share.
 """
 
 from __future__ import annotations
@@ -74,7 +75,8 @@ class Racer:
         """Trains one confirmation seed if racing wants one and the share allows; True if so.
 
         `closing`: the run's slots are spent; only contested points of the mean front that are
-        still on one seed get a second (the front a run ends with has no unconfirmed contest)."""
+        still on one seed get a second, even past the share (at most one run per front point),
+        so the front a run ends with states no contest on a single run."""
         if self.config.confirm_share <= 0:
             return False
         records = read_records(self.study)
@@ -92,7 +94,8 @@ class Racer:
             if closing and number not in front:
                 continue
             record = by_number[number]
-            if number in busy or not books.allows(run_epochs(record), self.config.confirm_share):
+            fits = closing or books.allows(run_epochs(record), self.config.confirm_share)
+            if number in busy or not fits:
                 continue
             if self.race(record):
                 return True
