@@ -314,6 +314,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("searcher: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `searcher frontier --format json | head`: the reader had enough
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # Python's own flush at exit must not fail again
+        return 0
 
 
 if __name__ == "__main__":

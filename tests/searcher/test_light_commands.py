@@ -65,3 +65,24 @@ def test_frontier_prints_the_front_of_a_stored_study(tmp_path: Path, capsys) -> 
 
 def test_the_cli_lists_every_registered_data_set() -> None:
     assert set(DEFAULT_SPACES) == set(DATASETS.keys())
+
+
+def test_a_reader_that_closes_the_pipe_early_gets_no_traceback() -> None:
+    """`searcher frontier --format json | head`: the closed pipe ends the command quietly."""
+    script = (
+        "import sys, searcher.cli.main as m\n"
+        "def handler(args):\n"
+        "    for _ in range(100000):\n"
+        "        print('[' * 100)\n"
+        "m.cmd_frontier = handler\n"
+        "sys.exit(m.main(['frontier']))\n"
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert child.stdout is not None and child.stderr is not None
+    child.stdout.read(10)
+    child.stdout.close()  # the reader had enough
+    errors = child.stderr.read().decode()
+    assert child.wait(timeout=60) == 0
+    assert "Traceback" not in errors and errors == ""
