@@ -22,7 +22,7 @@ from searcher.run.claim import claim
 from searcher.run.config import SearchConfig
 from searcher.run.progress import Progress
 from searcher.run.pruning import CostBucketMedianStopper
-from searcher.run.recovery import pending_references
+from searcher.run.recovery import lost_candidates, pending_references
 from searcher.run.step_progress import StepProgress, terminal_bar_file
 from searcher.run.teacher import TeacherSource
 from searcher.run.trial_run import run_trial
@@ -98,8 +98,12 @@ class TrialObjective:
         holds the last slot of the target (searcher/run/claim.py): then this trial ends as
         pruned, with status `duplicate` or `surplus`, before any training. Returns the seed of a
         retry of a pruned candidate (one its pruned run did not use), None otherwise."""
-        target = None if candidate.id in self.reference_ids else self.target
-        decision = claim(trial, candidate.id, target, references=self.references_to_train(trial))
+        lost = lost_candidates(
+            trial.study, self.space.reference_candidates(), self.space.trial_params
+        )  # a lost candidate's retry trains whatever the target, as a reference does
+        held = self.references_to_train(trial) | lost
+        exempt = candidate.id in self.reference_ids or candidate.id in lost
+        decision = claim(trial, candidate.id, None if exempt else self.target, references=held)
         if decision.outcome == "duplicate":
             set_attrs(trial, {attrs.STATUS: "duplicate", attrs.DUPLICATE_OF: decision.twin})
             self.status = "duplicate"

@@ -123,6 +123,16 @@ def pending_references(
     return pending, running
 
 
+def lost_candidates(
+    study: optuna.Study, references: Iterable[Candidate], params_of: ParamsOf = Candidate.to_params
+) -> frozenset[str]:
+    """Candidates whose trial was lost (its worker killed) and not yet trained again: each holds
+    a slot of the target, as an untrained reference does, so the trials other workers proposed
+    while the lost one was not yet judged stale cannot take the slot its retry needs."""
+    known = histories(study.get_trials(deepcopy=False), references, params_of)
+    return frozenset(cid for cid, h in known.items() if h.lost and not h.done and not h.given_up)
+
+
 def requeue_lost(
     study: optuna.Study, references: Sequence[Candidate], params_of: ParamsOf = Candidate.to_params
 ) -> list[str]:

@@ -57,7 +57,10 @@ def assert_one_kill_recovered(study: optuna.Study, target: int) -> None:
         (r.number, r.state, r.status, r.attrs.get(attrs.ERROR)) for r in records
     ]
     retry = [r for r in trained if r.number > killed[0].number and r.attrs[attrs.CANDIDATE_ID] == killed[0].attrs[attrs.CANDIDATE_ID]]  # fmt: skip
-    assert len(retry) == 1
+    assert len(retry) == 1, [
+        (r.number, r.status, r.attrs.get(attrs.CANDIDATE_ID), r.attrs.get(attrs.RETRY_OF))
+        for r in records
+    ]
     assert retry[0].attrs[attrs.WORKER] != killed[0].attrs[attrs.WORKER]
     assert {r.status for r in records} <= {"trained", "failed", "duplicate", "surplus", "waiting"}
 
