@@ -24,8 +24,9 @@ from optuna.trial import TrialState
 
 from searcher.study.outage import Outage, StorageOutageError
 
-# Every RDBStorage method that talks to the database (the private _get_trials is what Optuna's
-# trial cache calls); set_trial_state_values, record_heartbeat and _get_stale_trial_ids are below.
+# Every RDBStorage method that talks to the database, the private ones Optuna's trial cache calls
+# instead of the public ones included (_get_trials, _create_new_trial, _set_trial_param,
+# _get_best_trial_id); set_trial_state_values, record_heartbeat and _get_stale_trial_ids are below.
 RETRIED = (
     "create_new_study", "delete_study", "set_study_user_attr", "set_study_system_attr",
     "get_study_id_from_name", "get_study_name_from_id", "get_study_directions",
@@ -33,7 +34,8 @@ RETRIED = (
     "get_trial_system_attrs", "get_all_studies", "create_new_trial", "set_trial_param",
     "get_trial_param", "set_trial_intermediate_value", "set_trial_user_attr",
     "set_trial_system_attr", "get_trial_id_from_study_id_trial_number", "get_trial",
-    "get_all_trials", "_get_trials", "get_best_trial",
+    "get_all_trials", "_get_trials", "get_best_trial", "_create_new_trial", "_set_trial_param",
+    "_get_best_trial_id",
 )  # fmt: skip
 
 

@@ -237,3 +237,21 @@ def test_a_trial_failed_meanwhile_by_another_worker_is_one_line_and_trained_agai
     records = read_records(optuna.load_study(study_name="tiny", storage=config.storage))
     trained = [r.attrs[attrs.CANDIDATE_ID] for r in records if r.status == "trained"]
     assert len(trained) == 2 and len(set(trained)) == 2 and judged[0] in trained
+
+
+def test_every_storage_call_of_optunas_trial_cache_is_retried() -> None:
+    """Optuna's trial cache calls some private RDBStorage methods instead of the public ones
+    (`_set_trial_param`, `_create_new_trial`): each one that reaches the database must be
+    retried through an outage, or a restart mid-proposal is a traceback."""
+    import inspect
+    import re
+
+    from optuna.storages import _cached_storage
+
+    from searcher.study.resilient import RETRIED, ResilientStorage
+
+    called = set(re.findall(r"self\._backend\.(\w+)\(", inspect.getsource(_cached_storage)))
+    own = {"set_trial_state_values", "record_heartbeat", "_get_stale_trial_ids"}
+    no_database = {"get_heartbeat_interval", "get_heartbeat_stale_trial_callback"}
+    assert own <= set(vars(ResilientStorage))
+    assert called - set(RETRIED) - own - no_database == set()
