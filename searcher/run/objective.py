@@ -22,7 +22,7 @@ from searcher.run.claim import claim
 from searcher.run.config import SearchConfig
 from searcher.run.progress import Progress
 from searcher.run.pruning import CostBucketMedianStopper
-from searcher.run.recovery import lost_candidates, pending_references
+from searcher.run.recovery import slot_holders
 from searcher.run.step_progress import StepProgress, terminal_bar_file
 from searcher.run.teacher import TeacherSource
 from searcher.run.trial_run import run_trial
@@ -98,10 +98,10 @@ class TrialObjective:
         holds the last slot of the target (searcher/run/claim.py): then this trial ends as
         pruned, with status `duplicate` or `surplus`, before any training. Returns the seed of a
         retry of a pruned candidate (one its pruned run did not use), None otherwise."""
-        lost = lost_candidates(
+        references, lost = slot_holders(
             trial.study, self.space.reference_candidates(), self.space.trial_params
         )  # a lost candidate's retry trains whatever the target, as a reference does
-        held = self.references_to_train(trial) | lost
+        held = references | lost
         exempt = candidate.id in self.reference_ids or candidate.id in lost
         decision = claim(trial, candidate.id, None if exempt else self.target, references=held)
         if decision.outcome == "duplicate":
@@ -117,16 +117,6 @@ class TrialObjective:
         if decision.retry_seed is not None:
             set_attrs(trial, {attrs.SEED: decision.retry_seed, attrs.RETRY: decision.attempt})
         return decision.retry_seed
-
-    def references_to_train(self, trial: optuna.Trial) -> frozenset[str]:
-        """The references that will still train (running, queued or lost, not given up):
-        each holds a slot of the target (searcher/run/claim.py); a trained or infeasible one is
-        settled and holds none."""
-        space = self.space
-        pending, running = pending_references(
-            trial.study, space.reference_candidates(), space.trial_params
-        )
-        return frozenset(c.id for c in (*pending, *running))
 
     def stopper(
         self, trial: optuna.Trial, candidate: Candidate, records: list[TrialRecord]

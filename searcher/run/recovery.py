@@ -123,14 +123,23 @@ def pending_references(
     return pending, running
 
 
-def lost_candidates(
+def slot_holders(
     study: optuna.Study, references: Iterable[Candidate], params_of: ParamsOf = Candidate.to_params
-) -> frozenset[str]:
-    """Candidates whose trial was lost (its worker killed) and not yet trained again: each holds
-    a slot of the target, as an untrained reference does, so the trials other workers proposed
-    while the lost one was not yet judged stale cannot take the slot its retry needs."""
+) -> tuple[frozenset[str], frozenset[str]]:
+    """(references that will still train, lost candidates not yet trained again), from one read
+    of the study: neither done nor given up, each holds a slot of the target
+    (searcher/run/claim.py). A lost candidate holds one as an untrained reference does, so the
+    trials other workers proposed while the lost one was not yet judged stale cannot take the
+    slot its retry needs."""
+    references = list(references)
     known = histories(study.get_trials(deepcopy=False), references, params_of)
-    return frozenset(cid for cid, h in known.items() if h.lost and not h.done and not h.given_up)
+
+    def unsettled(history: CandidateHistory) -> bool:
+        return not history.done and not history.given_up
+
+    pending = frozenset(r.id for r in references if unsettled(known[r.id]))
+    lost = frozenset(cid for cid, h in known.items() if h.lost and unsettled(h))
+    return pending, lost
 
 
 def requeue_lost(
