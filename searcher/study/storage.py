@@ -80,10 +80,16 @@ def open_storage(
         say=lambda line: print(f"searcher: {label}{line}", file=sys.stderr, flush=True),
         where=f"the storage {redact(url)}",
     )
-    try:
+
+    def connect() -> ResilientStorage:
         if sqlite:
             _use_wal(url.removeprefix("sqlite:///"))
-        storage = ResilientStorage(url, outage, **kwargs)
+        return ResilientStorage(url, outage, **kwargs)
+
+    try:
+        # a pool's worker joins a storage its leader has just reached: an outage then is waited
+        # for; a first connection fails at once, so a bad URL is one line, not a wait
+        storage = outage.call(connect) if worker else connect()
     except (sqlalchemy.exc.SQLAlchemyError, sqlite3.Error, ValueError, ImportError) as exc:
         raise StorageError(f"cannot open storage {redact(url)}: {_one_line(exc)}") from None
     if sqlite:

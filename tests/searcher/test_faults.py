@@ -255,3 +255,16 @@ def test_every_storage_call_of_optunas_trial_cache_is_retried() -> None:
     no_database = {"get_heartbeat_interval", "get_heartbeat_stale_trial_callback"}
     assert own <= set(vars(ResilientStorage))
     assert called - set(RETRIED) - own - no_database == set()
+
+
+def test_a_pool_worker_waits_for_a_database_that_goes_away_as_it_connects() -> None:
+    """The leader's first connection fails at once (a bad URL is one line); a pool's worker,
+    joining a storage its leader just reached, waits it out up to the limit instead."""
+    from searcher.study.outage import StorageOutageError
+    from searcher.study.storage import StorageError, open_storage
+
+    url = "postgresql://postgres@127.0.0.1:1/nothing"  # nothing listens on port 1
+    with pytest.raises(StorageError, match="cannot open storage"):
+        open_storage(url, outage_limit_s=0.01)
+    with pytest.raises(StorageOutageError):
+        open_storage(url, outage_limit_s=0.01, worker="w0 cpu")
