@@ -169,13 +169,22 @@ def _stop_on_sigterm(signum: int, _frame: object) -> None:
 def worker_main(
     config: SearchConfig, threads: int | None, prepared: PreparedSearch | None = None
 ) -> int:
-    """One worker: SIGTERM and Ctrl-C mark its running trial failed and end it cleanly."""
+    """One worker: SIGTERM and Ctrl-C mark its running trial failed and end it cleanly. The
+    caller's SIGTERM handler comes back afterwards (a notebook calling `api.search` keeps its
+    own)."""
     import torch
 
     if threads is not None:
         torch.set_num_threads(threads)
     optuna.logging.set_verbosity(optuna.logging.ERROR)
-    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    previous = signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    try:
+        return _run_worker(config, prepared)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run_worker(config: SearchConfig, prepared: PreparedSearch | None) -> int:
     label = f"[{config.worker}] " if config.worker else ""
     try:
         run_search(config, out=lambda line: print(line, flush=True), prepared=prepared)

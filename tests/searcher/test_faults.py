@@ -9,6 +9,7 @@ test_faults_postgres.py.
 from __future__ import annotations
 
 import math
+import signal
 from dataclasses import replace
 from pathlib import Path
 
@@ -155,7 +156,9 @@ def test_a_worker_stops_with_one_line_past_the_outage_limit(tmp_path: Path, caps
     time_ = FakeTime()
     blackout = blackout_of(prepared, time_)
     blackout.down_for(math.inf)  # never comes back
+    handler = signal.getsignal(signal.SIGTERM)
     assert worker_main(config, None, prepared=prepared) == 2
+    assert signal.getsignal(signal.SIGTERM) is handler  # the caller's handler is back
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2, err  # the outage, then the error that stops the worker
     assert "is unreachable" in err[0]
