@@ -19,24 +19,27 @@ import resource
 import sys
 import time
 import types
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import optuna
+from optuna.trial import TrialState
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from workers_load import REFERENCES  # noqa: E402  (the study's references: one list)
 
-# A space of 684 candidates (57 architectures x 4 ensemble sizes x 3 image sizes), well above
-# the targets measured, so proposals run out of neither candidates nor twins.
+# A space of 2 912 candidates (91 architectures x 4 ensemble sizes x 8 image sizes), well above
+# the targets measured (5 trials a worker: 320 at 64 workers), so proposals run out of
+# neither candidates nor twins.
 FAMILIES = {
-    "resnet": ([8, 14, 20, 26, 32], [4, 8, 16, 32, 64]),
-    "wide_resnet": ([10, 16, 22, 28], [1, 2, 4, 8]),
-    "densenet": ([40, 64, 100, 190], [6, 12, 24, 40]),
+    "resnet": ([8, 14, 20, 26, 32], [4, 8, 12, 16, 24, 32, 64]),
+    "wide_resnet": ([10, 16, 22, 28], [1, 2, 3, 4, 6, 8, 10]),
+    "densenet": ([40, 64, 100, 190], [6, 12, 16, 24, 32, 40, 48]),
 }
-NETWORKS, SIZES, EPOCHS = [1, 2, 4, 8], [16, 24, 32], 3
+NETWORKS, SIZES, EPOCHS = [1, 2, 4, 8], [16, 20, 24, 28, 32, 40, 48, 56], 3
 
 
 @dataclass(frozen=True)
@@ -63,12 +66,14 @@ class StandInCandidate:
 
 sys.modules["space.candidate"] = types.SimpleNamespace(Candidate=StandInCandidate)  # type: ignore[assignment]
 
-from searcher.run.claim import claim, counts_toward_target, fail_stale_trials  # noqa: E402
-from searcher.run.recovery import pending_references, requeue_lost  # noqa: E402
+from searcher.run.claim import claim, fail_stale_trials  # noqa: E402
+from searcher.run.recovery import pending_references, requeue_lost, slot_holders  # noqa: E402
+from searcher.run.slots import slots_used  # noqa: E402
 from searcher.study import attrs  # noqa: E402
 from searcher.study.frontier import pareto_front  # noqa: E402
-from searcher.study.open import make_sampler  # noqa: E402
 from searcher.study.records import read_records  # noqa: E402
+from searcher.study.resilient import set_trial_attrs  # noqa: E402
+from searcher.study.sampler import make_sampler  # noqa: E402
 from searcher.study.storage import open_storage  # noqa: E402
 
 CANDIDATES = [StandInCandidate(p) for p in REFERENCES]
@@ -97,23 +102,28 @@ class StandInObjective:
         candidate = StandInCandidate(params)
         entry = {"number": trial.number, "candidate": candidate.id, "start": time.time()}
         self.log.append(entry)
-        gflops = float(params["networks"] * params["image_size"])
-        for key, value in {attrs.CANDIDATE: params, attrs.CANDIDATE_ID: candidate.id,
-                           attrs.LABEL: candidate.label, attrs.GFLOPS: gflops,
-                           attrs.MEMBER_GFLOPS: [gflops], attrs.PARAMS_M: 0.1, attrs.SEED: 0,
-                           attrs.WORKER: f"standin:{os.getpid()}"}.items():  # fmt: skip
-            trial.set_user_attr(key, value)
-        if candidate.id in self.reference_ids:
-            trial.set_user_attr(attrs.REFERENCE, True)
-        records = read_records(trial.study)
+        # costs and accuracies spread as a real study's are, so TPE does not close in on a
+        # corner of the space (with one accuracy for all, it re-proposed the cheapest corner)
+        depth, width = params[f"{family}.depth"], params[f"{family}.width"]
+        gflops = (
+            depth * width * (params["image_size"] / 32) ** 2 * (1 + params["networks"] / 20) / 100
+        )
+        accuracy = 0.5 + 0.45 * (zlib.crc32(candidate.id.encode()) % 1000) / 1000
+        reference = {attrs.REFERENCE: True} if candidate.id in self.reference_ids else {}
+        set_trial_attrs(trial, {attrs.CANDIDATE: params, attrs.CANDIDATE_ID: candidate.id,
+                                attrs.LABEL: candidate.label, attrs.GFLOPS: gflops,
+                                attrs.MEMBER_GFLOPS: [gflops], attrs.PARAMS_M: 0.1, attrs.SEED: 0,
+                                attrs.WORKER: f"standin:{os.getpid()}"} | reference)  # fmt: skip
+        trials = trial.study.get_trials(deepcopy=False)  # TrialObjective: one read for both
+        records = read_records(trial.study, trials)
         if any(r.status == "trained" and r.attrs.get(attrs.CANDIDATE_ID) == candidate.id
                for r in records):  # fmt: skip
             return self.end(trial, entry, started, "duplicate")
-        pending, running = pending_references(trial.study, CANDIDATES, params_of)
-        target = None if candidate.id in self.reference_ids else self.target
+        references, lost = slot_holders(trial.study, CANDIDATES, params_of, trials)
+        exempt = candidate.id in self.reference_ids or candidate.id in lost
         claimed = time.perf_counter()
-        decision = claim(trial, candidate.id, target,
-                         references=frozenset(c.id for c in (*pending, *running)))  # fmt: skip
+        decision = claim(trial, candidate.id, None if exempt else self.target,
+                         references=references | lost)  # fmt: skip
         entry["claim_s"] = time.perf_counter() - claimed
         if decision.outcome != "training":
             return self.end(trial, entry, started, decision.outcome)
@@ -121,16 +131,15 @@ class StandInObjective:
         curve = []
         for epoch in range(EPOCHS):
             time.sleep(self.trial_s / EPOCHS)
-            curve.append(0.5 + 0.01 * epoch)
+            curve.append(accuracy - 0.01 * (EPOCHS - 1 - epoch))
             trial.set_user_attr(attrs.CURVE, list(curve))
         after = time.perf_counter()
-        for key, value in {attrs.ACCURACY: curve[-1], attrs.MEMBER_ACCURACIES: [curve[-1]],
-                           attrs.VAL_LOSS: 1.0, attrs.TEST_ACCURACY: None,
-                           attrs.LATENCY_MS: 1.0, attrs.TRAIN_SECONDS: self.trial_s,
-                           attrs.IMAGES_PER_S: 1000.0, attrs.EPOCHS_RUN: EPOCHS,
-                           attrs.STOPPED_BY: "completed", attrs.DEVICE: "cpu",
-                           attrs.CHECKPOINT: "/dev/null", attrs.STATUS: "trained"}.items():  # fmt: skip
-            trial.set_user_attr(key, value)
+        set_trial_attrs(trial, {attrs.ACCURACY: curve[-1], attrs.MEMBER_ACCURACIES: [curve[-1]],
+                                attrs.VAL_LOSS: 1.0, attrs.TEST_ACCURACY: None,
+                                attrs.LATENCY_MS: 1.0, attrs.TRAIN_SECONDS: self.trial_s,
+                                attrs.IMAGES_PER_S: 1000.0, attrs.EPOCHS_RUN: EPOCHS,
+                                attrs.STOPPED_BY: "completed", attrs.DEVICE: "cpu",
+                                attrs.CHECKPOINT: "/dev/null", attrs.STATUS: "trained"})  # fmt: skip
         trial.set_constraint("budget", 0.0)
         entry["overhead_s"] += time.perf_counter() - after
         entry["status"], entry["end"] = "trained", time.time()
@@ -143,28 +152,24 @@ class StandInObjective:
         raise optuna.TrialPruned
 
 
-def trained_count(study: optuna.Study) -> tuple[int, int]:
-    """searcher/run/loop.py's count (that module loads torch)."""
-    trials = study.get_trials(deepcopy=False)
-    finished = sum(counts_toward_target(t) for t in trials if t.state.is_finished())
-    running = sum(counts_toward_target(t) for t in trials if not t.state.is_finished())
-    return finished, running
-
-
-def work_left(study: optuna.Study, target: int) -> bool:
-    """SearchLoop.work_left: recovery first, then the target; waits while others hold slots."""
+def work_left(study: optuna.Study, target: int) -> tuple[bool, bool]:
+    """SearchLoop.work_left: (work left, propose a trial now); one read of the study, and no
+    proposal while others hold every slot left (it could only be surplus)."""
     fail_stale_trials(study)
-    requeue_lost(study, CANDIDATES, params_of)
-    pending, running_references = pending_references(study, CANDIDATES, params_of)
+    trials = study.get_trials(deepcopy=False)
+    if requeue_lost(study, CANDIDATES, params_of, trials):
+        trials = study.get_trials(deepcopy=False)
+    pending, running_references = pending_references(study, CANDIDATES, params_of, trials)
     if pending:
-        return True
-    done, running = trained_count(study)
+        return True, True
+    done, running = slots_used(study, trials, study.user_attrs)
     if done >= target and not running_references:
-        return False
+        return False, False
     if done + running >= target or done >= target:
         time.sleep(1.0)  # SearchLoop.POLL_S
         fail_stale_trials(study)
-    return True
+        return True, any(t.state == TrialState.WAITING for t in trials)
+    return True, True
 
 
 def main() -> None:
@@ -207,9 +212,12 @@ def main() -> None:
     loop_s = 0.0
     while True:
         started = time.perf_counter()
-        if not work_left(study, args.target):
+        left, propose = work_left(study, args.target)
+        if not left:
             break
         loop_s += time.perf_counter() - started
+        if not propose:
+            continue
         study.optimize(objective, n_trials=1, catch=(RuntimeError,))
         if log and log[-1].get("status") == "trained":  # SearchLoop.one_trial: the new front
             started = time.perf_counter()
@@ -223,4 +231,11 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    if os.environ.get("STANDIN_PROFILE"):
+        import cProfile
+
+        profile = cProfile.Profile(time.process_time)
+        profile.runcall(main)
+        profile.dump_stats(f"{os.environ['STANDIN_PROFILE']}.{os.getpid()}")
+    else:
+        main()

@@ -29,8 +29,9 @@ from searcher.run.pruning import CostBucketMedianStopper
 from searcher.run.racing import CAP, CONFIRM_SHARE, RACE_AFTER, next_seeds
 from searcher.study import attrs
 from searcher.study.contest import PRIOR_SPREAD, Point, seed_spread
-from searcher.study.open import DIRECTIONS, make_sampler
+from searcher.study.open import DIRECTIONS
 from searcher.study.records import TrialRecord
+from searcher.study.sampler import make_sampler
 from space.search_space import SearchSpace
 from space.suggest import suggest
 from trainers.train.cotrain import EpochReport, StopTraining

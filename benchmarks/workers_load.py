@@ -232,6 +232,8 @@ def run_one(
         finally:
             stop(processes)
         outs = [json.loads(p.read_text()) for p in sorted(folder.glob("w*.json"))]
+        if os.environ.get("WORKERS_LOAD_OUTS"):  # every worker's trial log, for a timeline
+            Path(os.environ["WORKERS_LOAD_OUTS"]).write_text(json.dumps({"go": go, "outs": outs}))
         trained, twice, running = check_study(url, target)
     row = summarise(n, trial_s, target, go, outs, probe, (trained, twice, running), timed_out)
     if proxy:
@@ -246,6 +248,16 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+def steady_per_min(trained: list[dict], n: int) -> float:
+    """Trained trials a minute once the first round is done: from the N-th trained trial's
+    end to the last one's. All N workers start together, so the first round measures the
+    start-up burst (every worker proposing at the same instant), not the rate a study keeps."""
+    ends = sorted(t["end"] for t in trained)
+    if len(ends) <= n or ends[-1] <= ends[n - 1]:
+        return float("nan")
+    return (len(ends) - n) / (ends[-1] - ends[n - 1]) * 60
+
+
 def summarise(n, trial_s, target, go, outs, probe, check, timed_out) -> dict:  # type: ignore[no-untyped-def]
     trials = [t for out in outs for t in out["trials"] if "end" in t]
     trained = [t for t in trials if t["status"] == "trained"]
@@ -255,10 +267,12 @@ def summarise(n, trial_s, target, go, outs, probe, check, timed_out) -> dict:  #
     overhead = [t["overhead_s"] for t in trained]
     ideal = n * 60 / trial_s if trial_s else float("inf")
     per_min = len(trained) / wall * 60 if wall > 0 else float("nan")
+    steady = steady_per_min(trained, n)
     return {
         "N": n, "trial s": trial_s, "target": target, "wall s": round(wall, 1),
         "trials/min": round(per_min, 1), "ideal/min": round(ideal, 1),
         "of ideal": f"{per_min / ideal:.1%}" if trial_s else "-",
+        "after round 1": f"{steady / ideal:.1%}" if trial_s and steady == steady else "-",
         "claim median ms": round(statistics.median(claims) * 1e3, 1) if claims else "-",
         "claim p99 ms": round(percentile(claims, 0.99) * 1e3, 1),
         "control plane s/trial": round(statistics.median(overhead), 3) if overhead else "-",

@@ -63,14 +63,6 @@ class Claim:
     retry_seed: int | None = None  # a retry's training seed: one above its pruned runs' seeds
 
 
-def undecided_below(study: optuna.Study, number: int) -> list[int]:
-    return [
-        t.number
-        for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-        if t.number < number and t.user_attrs.get(attrs.STATUS) in UNDECIDED
-    ]
-
-
 def blocking_below(
     trials: list[FrozenTrial],
     number: int,
@@ -100,22 +92,37 @@ def blocking_below(
 
 def wait_for_lower_trials(
     study: optuna.Study,
-    number: int,
+    blocking: Callable[[list[FrozenTrial]], list[int]],
     poll: Callable[[], None],
     wait_limit_s: float,
     clock: Callable[[], float] = working_clock,
-    blocking: Callable[[list[FrozenTrial]], list[int]] | None = None,
-) -> None:
-    """Waits for the lower undecided trials (only the `blocking` ones, when given)."""
+) -> list[FrozenTrial]:
+    """Waits until no lower trial is `blocking`; returns the study's trials as last read.
+
+    Between full reads it polls one row: the highest trial it waits for, which decides last
+    (each waits for those below it). With 64 workers proposing at once a full read of every
+    running trial per poll filled a 2-core machine (docs/benchmarks/workers-load.md). A full
+    read decides; the poll only says "still waiting", so no decision rests on a partial view."""
     deadline = clock() + wait_limit_s
+    trials = study.get_trials(deepcopy=False)
     while clock() < deadline:
-        if blocking is None:
-            if not undecided_below(study, number):
-                return
-        elif not blocking(study.get_trials(deepcopy=False)):
-            return
-        poll()
-        fail_stale_trials(study)
+        waited = blocking(trials)
+        if not waited:
+            return trials
+        while clock() < deadline:
+            poll()
+            fail_stale_trials(study)
+            if max(waited) not in blocking(refreshed(study, trials, max(waited))):
+                break  # it moved on: read everything again
+        trials = study.get_trials(deepcopy=False)
+    return study.get_trials(deepcopy=False)  # a dead trial is ignored after the limit
+
+
+def refreshed(study: optuna.Study, trials: list[FrozenTrial], number: int) -> list[FrozenTrial]:
+    """`trials` with trial `number` read again from the storage (each trial exists from its
+    `ask` on, so the lower ones are all in `trials` already)."""
+    storage = study._storage  # the one way to read a single trial by id
+    return [storage.get_trial(t._trial_id) if t.number == number else t for t in trials]
 
 
 def fail_stale_trials(study: optuna.Study) -> None:
@@ -181,8 +188,7 @@ def claim(
     def blocking(trials: list[FrozenTrial]) -> list[int]:
         return blocking_below(trials, trial.number, candidate_id, target, references)
 
-    wait_for_lower_trials(trial.study, trial.number, poll, wait_limit_s, clock, blocking)
-    trials = trial.study.get_trials(deepcopy=False)
+    trials = wait_for_lower_trials(trial.study, blocking, poll, wait_limit_s, clock)
     decision = decide(trials, trial.number, candidate_id, target, references)
     if decision.outcome == "training":
         trial.set_user_attr(attrs.STATUS, "training")

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import optuna
 from optuna.trial import TrialState
 
-from searcher.run.claim import counts_toward_target, fail_stale_trials
+from searcher.run.claim import fail_stale_trials
 from searcher.run.config import SearchConfig
 from searcher.run.objective import TrialObjective
 from searcher.run.progress import Progress
@@ -31,13 +31,13 @@ from searcher.run.recovery import (
     requeue_lost,
     run_target,
 )
+from searcher.run.slots import confirmation_count, slots_used
 from searcher.run.summary import SearchSummary
 from searcher.run.trial_run import latency_excess, measure
 from searcher.study import attrs
 from searcher.study.frontier import FRONT_ATTR, front_summary, front_view
 from searcher.study.open import OBJECTIVE_ATTRS, open_study
 from searcher.study.records import TrialRecord, read_records
-from searcher.study.seeds import confirmation_runs, live_claims
 from searcher.study.storage import default_storage_url, open_storage
 from space.budget import Budget, over_budget
 from space.cost import estimate
@@ -124,28 +124,6 @@ def stopping_rule(config: SearchConfig) -> dict[str, object]:
             "asha_min_epochs": config.asha_min_epochs}  # fmt: skip
 
 
-def trained_count(study: optuna.Study) -> tuple[int, int]:
-    """(finished trials that count toward the target, trials training right now)."""
-    trials = study.get_trials(deepcopy=False)
-    finished = sum(counts_toward_target(t) for t in trials if t.state != TrialState.RUNNING)
-    running = sum(counts_toward_target(t) for t in trials if t.state == TrialState.RUNNING)
-    return finished, running
-
-
-def confirmation_count(study: optuna.Study) -> tuple[int, int]:
-    """(confirmation runs stored, confirmation runs training right now): each takes a slot of
-    the target as a trial does (searcher/run/race_step.py)."""
-    study_attrs = study.user_attrs
-    return confirmation_runs(study_attrs), len(live_claims(study_attrs, time.time()))
-
-
-def slots_used(study: optuna.Study) -> tuple[int, int]:
-    """(finished trainings that count toward the target, trainings under way): trials and
-    confirmation runs alike."""
-    trials, confirms = trained_count(study), confirmation_count(study)
-    return trials[0] + confirms[0], trials[1] + confirms[1]
-
-
 def study_records(study_name: str, storage: str) -> list[TrialRecord]:
     return read_records(optuna.load_study(study_name=study_name, storage=open_storage(storage)))
 
@@ -181,6 +159,7 @@ class SearchLoop:
         )
         self.racer = Racer(self.study, prepared.data, config, progress)
         self.free_slot = False  # set by work_left: a slot no trial or reference holds
+        self.propose = True  # set by work_left: False while others hold every slot left
         self.slots_done = 0  # trainings finished, trials and confirmation runs (work_left)
 
     def run(self) -> SearchSummary:
@@ -198,6 +177,8 @@ class SearchLoop:
             if not self.work_left():
                 self.close_contests(summary)
                 break
+            if not self.propose:
+                continue
             if self.free_slot and self.racing_open(start) and self.racer.step():
                 summary.counts["confirmation runs"] = summary.counts.get("confirmation runs", 0) + 1
                 idle = 0
@@ -221,20 +202,29 @@ class SearchLoop:
         space = self.prepared.space
         references = space.reference_candidates()
         fail_stale_trials(self.study)  # a killed worker's trial first, so it is enqueued now
-        for label in requeue_lost(self.study, references, space.trial_params):
+        trials = self.study.get_trials(deepcopy=False)  # one read for the whole step
+        requeued = requeue_lost(self.study, references, space.trial_params, trials)
+        for label in requeued:
             self.progress.out(f"enqueued again: {label} (its last trial was lost or failed)")
-        pending, running_references = pending_references(self.study, references, space.trial_params)
-        self.free_slot = False
+        if requeued:
+            trials = self.study.get_trials(deepcopy=False)
+        pending, running_references = pending_references(
+            self.study, references, space.trial_params, trials
+        )
+        self.free_slot, self.propose = False, True
         if pending:  # the target never stops a study before its references are trained
             return True
-        done, running = slots_used(self.study)
+        study_attrs = self.study.user_attrs
+        done, running = slots_used(self.study, trials, study_attrs)
         self.slots_done = done
-        confirms = sum(confirmation_count(self.study))
+        confirms = sum(confirmation_count(self.study, study_attrs))
         self.objective.target = self.target - confirms  # the slots left to trials
         if done >= self.target and not running_references:
             return False
         if done + running >= self.target or done >= self.target:
             self.wait_for_others(running)  # others hold the last slots or train a reference
+            # a new proposal could only be surplus; a queued retry still trains (it holds a slot)
+            self.propose = any(t.state == TrialState.WAITING for t in trials)
         else:
             self.free_slot = True
         return True

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import optuna
+from optuna.trial import FrozenTrial
 
 from searcher.run.asha import AshaStopper
 from searcher.run.calibrated import CalibratedStopper
@@ -29,6 +30,7 @@ from searcher.run.trial_run import run_trial
 from searcher.study import attrs
 from searcher.study.open import BUDGET_CONSTRAINT, OBJECTIVE_ATTRS
 from searcher.study.records import TrialRecord, read_records
+from searcher.study.resilient import set_trial_attrs
 from space.budget import over_budget
 from space.candidate import Candidate
 from space.cost import estimate
@@ -77,11 +79,12 @@ class TrialObjective:
         reasons = over_budget(candidate, self.config.budget)
         if reasons:
             return self.infeasible(trial, candidate, reasons)
-        records = read_records(trial.study)
+        trials = trial.study.get_trials(deepcopy=False)  # one read for the twin and the claim
+        records = read_records(trial.study, trials)
         twin = next((r for r in records if r.status == "trained" and r.attrs.get(attrs.CANDIDATE_ID) == candidate.id), None)  # fmt: skip
         if twin is not None:
             return self.duplicate(trial, candidate, twin)
-        retry_seed = self.claim(trial, candidate)
+        retry_seed = self.claim(trial, candidate, trials)
         try:
             return self.train(trial, candidate, records, retry_seed)
         except KeyboardInterrupt:
@@ -93,13 +96,15 @@ class TrialObjective:
             self.progress.failed(trial.number, exc)
             raise
 
-    def claim(self, trial: optuna.Trial, candidate: Candidate) -> int | None:
+    def claim(
+        self, trial: optuna.Trial, candidate: Candidate, trials: list[FrozenTrial]
+    ) -> int | None:
         """Marks the trial as training, unless another worker's trial trains this candidate or
         holds the last slot of the target (searcher/run/claim.py): then this trial ends as
         pruned, with status `duplicate` or `surplus`, before any training. Returns the seed of a
         retry of a pruned candidate (one its pruned run did not use), None otherwise."""
         references, lost = slot_holders(
-            trial.study, self.space.reference_candidates(), self.space.trial_params
+            trial.study, self.space.reference_candidates(), self.space.trial_params, trials
         )  # a lost candidate's retry trains whatever the target, as a reference does
         held = references | lost
         exempt = candidate.id in self.reference_ids or candidate.id in lost
@@ -240,5 +245,4 @@ def teacher_id(candidate: Candidate) -> dict[str, object]:
 
 
 def set_attrs(trial: optuna.Trial, values: dict[str, object]) -> None:
-    for key, value in values.items():
-        trial.set_user_attr(key, value)
+    set_trial_attrs(trial, values)  # one transaction, not one per attribute

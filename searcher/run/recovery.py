@@ -107,13 +107,22 @@ def record_trial(history: CandidateHistory, trial: FrozenTrial) -> None:
         history.done = True
 
 
+def trials_of(study: optuna.Study, trials: list[FrozenTrial] | None) -> list[FrozenTrial]:
+    """`trials` when the caller read the study already (one read per step of the search loop:
+    with many workers each read of every running trial costs), else a fresh read."""
+    return trials if trials is not None else study.get_trials(deepcopy=False)
+
+
 def pending_references(
-    study: optuna.Study, references: Iterable[Candidate], params_of: ParamsOf = Candidate.to_params
+    study: optuna.Study,
+    references: Iterable[Candidate],
+    params_of: ParamsOf = Candidate.to_params,
+    trials: list[FrozenTrial] | None = None,
 ) -> tuple[list[Candidate], list[Candidate]]:
     """(references that need a worker: not done, not running, not given up; references that
     another worker is training right now)."""
     references = list(references)
-    known = histories(study.get_trials(deepcopy=False), references, params_of)
+    known = histories(trials_of(study, trials), references, params_of)
     pending, running = [], []
     for reference in references:
         history = known[reference.id]
@@ -124,7 +133,10 @@ def pending_references(
 
 
 def slot_holders(
-    study: optuna.Study, references: Iterable[Candidate], params_of: ParamsOf = Candidate.to_params
+    study: optuna.Study,
+    references: Iterable[Candidate],
+    params_of: ParamsOf = Candidate.to_params,
+    trials: list[FrozenTrial] | None = None,
 ) -> tuple[frozenset[str], frozenset[str]]:
     """(references that will still train, lost candidates not yet trained again), from one read
     of the study: neither done nor given up, each holds a slot of the target
@@ -132,7 +144,7 @@ def slot_holders(
     trials other workers proposed while the lost one was not yet judged stale cannot take the
     slot its retry needs."""
     references = list(references)
-    known = histories(study.get_trials(deepcopy=False), references, params_of)
+    known = histories(trials_of(study, trials), references, params_of)
 
     def unsettled(history: CandidateHistory) -> bool:
         return not history.done and not history.given_up
@@ -143,12 +155,15 @@ def slot_holders(
 
 
 def requeue_lost(
-    study: optuna.Study, references: Sequence[Candidate], params_of: ParamsOf = Candidate.to_params
+    study: optuna.Study,
+    references: Sequence[Candidate],
+    params_of: ParamsOf = Candidate.to_params,
+    trials: list[FrozenTrial] | None = None,
 ) -> list[str]:
     """Enqueues every lost candidate and every untrained reference that has no trial running or
     waiting; returns their labels. References go first, so they train before new proposals."""
     reference_ids = [r.id for r in references]
-    known = histories(study.get_trials(deepcopy=False), references, params_of)
+    known = histories(trials_of(study, trials), references, params_of)
     labels = []
     for cid in sorted(known, key=lambda cid: cid not in reference_ids):
         history = known[cid]

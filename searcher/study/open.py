@@ -8,12 +8,12 @@ the paper's "divide or not" comparison.
 
 from __future__ import annotations
 
-import warnings
 from typing import TYPE_CHECKING, Literal
 
 import optuna
 
 from searcher.study import attrs
+from searcher.study.sampler import make_sampler
 from searcher.study.storage import StorageError
 from space.errors import ConfigError
 
@@ -26,17 +26,6 @@ DIRECTIONS = ("maximize", "minimize")
 # Optuna's constraint convention (trial.set_constraint): <= 0 feasible. Infeasible trials are
 # told with this > 0 (the relative excess over the budget), so the sampler learns from them.
 BUDGET_CONSTRAINT = "budget"
-
-
-def make_sampler(seed: int | None) -> optuna.samplers.BaseSampler:
-    with warnings.catch_warnings():  # multivariate/group TPE are stable in practice
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return optuna.samplers.TPESampler(
-            seed=seed,
-            multivariate=True,
-            group=True,  # conditional per-family parameters
-            n_startup_trials=8,
-        )
 
 
 def open_study(

@@ -63,11 +63,13 @@ def latency_cell(table: dict[str, Any] | None, key: str) -> float | None:
     return pick(rows, key=lambda row: row["batch"])["median_ms"]
 
 
-def read_records(study: optuna.Study) -> list[TrialRecord]:
-    """Every trial, with its seed confirmations (searcher/study/seeds.py) among its attrs."""
+def read_records(study: optuna.Study, trials: list[FrozenTrial] | None = None) -> list[TrialRecord]:
+    """Every trial (`trials` when the caller read them already), with its seed confirmations
+    (searcher/study/seeds.py) among its attrs."""
+    trials = study.get_trials(deepcopy=False) if trials is None else trials
     records = [
         TrialRecord(trial.number, trial.state.name, status_of(trial), dict(trial.user_attrs))
-        for trial in study.get_trials(deepcopy=False)
+        for trial in trials
     ]
     return with_confirmations(records, study.user_attrs)
 

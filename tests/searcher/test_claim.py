@@ -5,7 +5,7 @@ from __future__ import annotations
 import optuna
 import pytest
 
-from searcher.run.claim import CLAIMING, claim, undecided_below
+from searcher.run.claim import CLAIMING, UNDECIDED, claim
 from searcher.study import attrs
 
 
@@ -15,6 +15,14 @@ def study_with_two_asked_trials(ids: tuple[str, str]) -> tuple[optuna.Study, lis
     for trial, cid in zip(trials, ids, strict=True):
         trial.set_user_attr(attrs.CANDIDATE_ID, cid)
     return study, trials
+
+
+def undecided_below(study: optuna.Study, number: int) -> list[int]:
+    return [
+        t.number
+        for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+        if t.number < number and t.user_attrs.get(attrs.STATUS) in UNDECIDED
+    ]
 
 
 def test_a_higher_trial_waits_for_a_lower_undecided_one_and_yields_to_its_twin() -> None:
@@ -139,3 +147,30 @@ def test_a_trained_twin_wins_over_a_retry_and_a_retry_counts_toward_the_target()
     assert claim(surplus, "b", target=2).outcome == "surplus"
     surplus.set_user_attr(attrs.STATUS, "surplus")  # as the objective records it
     assert claim(full.ask(), "b", target=3, poll=pytest.fail).attempt == 1
+
+
+def test_a_waiting_claim_reads_the_whole_study_only_when_a_lower_trial_moves_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With many workers a full read of every running trial per poll filled the machine: while
+    nothing changes the wait polls only the trial it waits for, and the decision still rests on
+    a full read taken after the lower trial decided."""
+    study, (low, high) = study_with_two_asked_trials(("same", "same"))
+    read_all, full_reads, polls = study.get_trials, [], []
+
+    def counted(*args, **kwargs):  # type: ignore[no-untyped-def]
+        full_reads.append(len(polls))
+        return read_all(*args, **kwargs)
+
+    monkeypatch.setattr(study, "get_trials", counted)
+
+    def poll() -> None:  # trial 0 claims at the fifth poll
+        polls.append(1)
+        if len(polls) == 5:
+            assert claim(low, "same", target=10).outcome == "training"
+
+    decision = claim(high, "same", target=10, poll=poll)
+    assert decision.outcome == "duplicate" and decision.twin == low.number
+    assert len(polls) == 5
+    # the first read, trial 0's own claim (one read), and one read after trial 0 moved on
+    assert full_reads == [0, 5, 5]  # polls before each full read: none in polls 1-4
