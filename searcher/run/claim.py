@@ -45,6 +45,7 @@ from searcher.study.outage import working_clock
 CLAIMING = "claiming"
 UNDECIDED = (None, CLAIMING)
 COUNTED = ("trained", "pruned")  # finished statuses that use up the study's trial target
+STALE_CHECK_S = 2.0  # how often a waiting claim looks for trials whose worker died
 PRUNED_RETRIES = 1  # runs a stopped candidate gets again when proposed again (a new seed each)
 
 
@@ -103,7 +104,7 @@ def wait_for_lower_trials(
     (each waits for those below it). With 64 workers proposing at once a full read of every
     running trial per poll filled a 2-core machine (docs/benchmarks/workers-load.md). A full
     read decides; the poll only says "still waiting", so no decision rests on a partial view."""
-    deadline = clock() + wait_limit_s
+    deadline, next_stale_check = clock() + wait_limit_s, clock()
     trials = study.get_trials(deepcopy=False)
     while clock() < deadline:
         waited = blocking(trials)
@@ -111,7 +112,9 @@ def wait_for_lower_trials(
             return trials
         while clock() < deadline:
             poll()
-            fail_stale_trials(study)
+            if clock() >= next_stale_check:  # a dead worker's trial goes stale after ~3 beats
+                fail_stale_trials(study)
+                next_stale_check = clock() + STALE_CHECK_S
             if max(waited) not in blocking(refreshed(study, trials, max(waited))):
                 break  # it moved on: read everything again
         trials = study.get_trials(deepcopy=False)
