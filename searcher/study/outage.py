@@ -57,6 +57,12 @@ def is_outage(exc: BaseException) -> bool:
     return False
 
 
+def what_happened(exc: BaseException) -> str:
+    """A SQLite file another writer holds is not an absent database: say which it is."""
+    locked = "database is locked" in one_line(exc)
+    return "is locked by another writer" if locked else "is unreachable"
+
+
 def one_line(exc: BaseException) -> str:
     current: BaseException = exc
     while current.__cause__ is not None:  # the driver's own words, not Optuna's wrapper
@@ -138,7 +144,7 @@ class Outage:
                 self.started, self.count = now, self.count + 1
                 _LEDGER.begin(id(self))
                 self.say(
-                    f"{self.where} is unreachable ({one_line(exc)}); retrying with backoff for up "
+                    f"{self.where} {what_happened(exc)} ({one_line(exc)}); retrying with backoff for up "
                     f"to {self.limit_s:g} s (--storage-outage-limit), results are kept until it "
                     "answers"
                 )

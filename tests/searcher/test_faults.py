@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import signal
+import sqlite3
 from dataclasses import replace
 from pathlib import Path
 
@@ -84,6 +85,22 @@ def test_an_outage_is_retried_with_backoff_and_said_once() -> None:
     time_.sleep(3.0)
     assert outage.quiet(grace_s=3.0) is False
     assert outage.call(flaky) == "stored" and len(lines) == 1  # no new outage, no new line
+
+
+def test_a_locked_sqlite_file_is_said_to_be_locked_not_unreachable() -> None:
+    time_, lines, calls = FakeTime(), [], []
+
+    def locked() -> str:
+        calls.append(1)
+        if len(calls) == 1:
+            raise sqlalchemy.exc.OperationalError(
+                "BEGIN IMMEDIATE", {}, sqlite3.OperationalError("database is locked")
+            )
+        return "stored"
+
+    outage = Outage(limit_s=60, say=lines.append, clock=time_.clock, sleep=time_.sleep)
+    assert outage.call(locked) == "stored"
+    assert len(lines) == 1 and "is locked by another writer (database is locked)" in lines[0]
 
 
 def test_past_the_limit_a_call_raises_one_clear_error() -> None:
