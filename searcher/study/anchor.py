@@ -8,6 +8,8 @@ untrained in 10 of 12 replays after 60 % of the cost of training every candidate
 the replays reach 99 % of the true front's hypervolume sooner on the digits-small and 18-epoch
 tables (docs/benchmarks/search-efficiency.md). An ordinary trial: it counts toward `--n-trials`
 and the stopping rule judges it (it is never cut: at every rung it is the cheapest entry).
+Finding it costs every candidate once per machine (space/cost_cache.py keeps the counts): 75 s
+for the 324 `imagenet` candidates on a 2-core CPU, 15 s for `cifar`, instant afterwards.
 """
 
 from __future__ import annotations
