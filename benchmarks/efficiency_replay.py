@@ -28,6 +28,7 @@ from searcher.run.claim import PRUNED_RETRIES
 from searcher.run.pruning import CostBucketMedianStopper
 from searcher.run.racing import CAP, CONFIRM_SHARE, RACE_AFTER, next_seeds
 from searcher.study import attrs
+from searcher.study.anchor import anchors
 from searcher.study.contest import PRIOR_SPREAD, Point, seed_spread
 from searcher.study.open import DIRECTIONS
 from searcher.study.records import TrialRecord
@@ -207,11 +208,12 @@ def replay(
 
 
 def _replay_tpe(run: Replay, seed: int, space: SearchSpace, budget_epochs: int) -> None:
-    """divco's sampler and its reference trials first, as `searcher run` creates a study."""
+    """divco's sampler, its reference trials and its anchor first, as `searcher run` creates a
+    study (searcher/study/open.py)."""
     study = optuna.create_study(directions=list(DIRECTIONS), sampler=make_sampler(seed))
     references = {c.id for c in space.reference_candidates()}
-    for reference in space.reference_candidates():
-        study.enqueue_trial(reference.to_params())
+    for seeded in [*space.reference_candidates(), *anchors(space)]:
+        study.enqueue_trial(seeded.to_params())
     idle = 0
     for _ in range(MAX_PROPOSALS):
         if run.epochs >= budget_epochs or idle >= MAX_IDLE_PROPOSALS or run.done:

@@ -60,7 +60,8 @@ class Progress:
         if seconds:
             self.out(
                 f"start-up: data index {seconds.get('data', 0):.1f} s, "
-                f"cost of the space (budget check) {seconds.get('costs', 0):.1f} s"
+                f"cost of the space (budget check) {seconds.get('costs', 0):.1f} s, "
+                f"opening the study {seconds.get('study', 0):.1f} s"
             )
 
     def trial_start(self, number: int, candidate: Candidate, retry_seed: int | None = None) -> None:

@@ -3,7 +3,7 @@
 A study remembers the fingerprint of the space it was created with and refuses to be resumed
 with another, so results from different spaces are never mixed. New studies are seeded with
 the space's reference points (each reference network at every S), so every frontier includes
-the paper's "divide or not" comparison.
+the paper's "divide or not" comparison, then with its cheapest candidate (searcher/study/anchor.py).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Literal
 import optuna
 
 from searcher.study import attrs
+from searcher.study.anchor import anchors
 from searcher.study.sampler import make_sampler
 from searcher.study.storage import StorageError
 from space.errors import ConfigError
@@ -61,8 +62,8 @@ def open_study(
                 "use another --study name to search this one"
             )
     if not stored.get(attrs.SEEDED):
-        for reference in space.reference_candidates():
-            study.enqueue_trial(space.trial_params(reference), skip_if_exists=True)
+        for seeded in [*space.reference_candidates(), *anchors(space)]:
+            study.enqueue_trial(space.trial_params(seeded), skip_if_exists=True)
         study.set_user_attr(attrs.SEEDED, True)
     return study
 
