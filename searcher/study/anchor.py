@@ -8,9 +8,10 @@ untrained in 10 of 12 replays after 60 % of the cost of training every candidate
 the replays reach 99 % of the true front's hypervolume sooner on the digits-small and 18-epoch
 tables (docs/benchmarks/search-efficiency.md). An ordinary trial: it counts toward `--n-trials`
 and the stopping rule judges it (it is never cut: at every rung it is the cheapest entry).
-Finding it costs every candidate once per machine, counted in parallel processes as `searcher
-space show` does (space/cost_cache.py keeps the counts): about 16 s for the 324 `imagenet`
-candidates on a 2-core CPU (75 s one at a time), instant afterwards.
+Only the candidates at the space's smallest image size are costed (a network's multiply-adds grow
+with the square of its input; on every preset the cheapest of them is the cheapest of all), in
+parallel processes as `searcher space show` does, once per machine (space/cost_cache.py keeps
+the counts): the 81 such `imagenet` candidates, not all 324, so a new study starts in seconds.
 """
 
 from __future__ import annotations
@@ -23,11 +24,12 @@ if TYPE_CHECKING:  # types only: reading a study must not load torch
 
 
 def anchors(space: SearchSpace) -> list[Candidate]:
-    """The cheapest candidate by GFLOPs (the cost known before training; ties: smallest id),
-    unless it is already a reference."""
+    """The cheapest candidate by GFLOPs at the smallest image size (the cost known before
+    training; ties: smallest id), unless it is already a reference."""
     from space.cost import estimate, estimate_all  # torch: only a new study gets here
 
-    candidates = space.candidates()
+    smallest = min(c.image_size for c in space.candidates())
+    candidates = [c for c in space.candidates() if c.image_size == smallest]
     estimate_all(candidates)  # in parallel, once per machine
     cheapest = min(candidates, key=lambda c: (estimate(c).gflops, c.id))
     return [] if cheapest in space.reference_candidates() else [cheapest]
