@@ -178,3 +178,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         )
         print("\n".join(lines), file=sys.stderr)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture
+def without_anchor(monkeypatch: pytest.MonkeyPatch) -> None:
+    """New studies seeded with their references only, for tests about the references' queue or
+    a seeded sampler's exact proposals (the anchor itself: tests/searcher/test_anchor.py)."""
+    monkeypatch.setattr("searcher.study.open.anchors", lambda _space: [])

@@ -74,7 +74,7 @@ def test_soft_latency_reward_is_the_first_objective(tmp_path: Path, hetero_args)
 
 @pytest.mark.slow
 def test_hard_member_latency_rejects_before_training(
-    tmp_path: Path, hetero_args, capsys, monkeypatch
+    tmp_path: Path, hetero_args, capsys, monkeypatch, without_anchor: None
 ) -> None:
     # No member can run in a nanosecond: refused at once, naming what was measured.
     assert main([*hetero_args, "--n-trials", "1", "--member-latency-ms", "1e-6"]) == 2

@@ -56,7 +56,9 @@ def test_failure_kinds(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_a_reference_killed_twice_is_trained_and_the_target_waits_for_it(tmp_path: Path) -> None:
+def test_a_reference_killed_twice_is_trained_and_the_target_waits_for_it(
+    tmp_path: Path, without_anchor: None
+) -> None:
     """Optuna's retry callback retried a killed trial once; a reference killed twice was lost and
     the study stopped at its target without it."""
     config = tiny_config(tmp_path, n_trials=1)
@@ -90,7 +92,7 @@ def write_space(tmp_path: Path) -> str:
 
 
 @pytest.mark.slow
-def test_errors_count_toward_a_limit_but_kills_do_not(tmp_path: Path) -> None:
+def test_errors_count_toward_a_limit_but_kills_do_not(tmp_path: Path, without_anchor: None) -> None:
     prepared = prepare(tiny_config(tmp_path))
     study, refs = prepared.study, prepared.space.reference_candidates()
     for _ in range(3):
@@ -136,7 +138,9 @@ def test_repeated_failures_stop_the_run_with_one_line(
 
 
 @pytest.mark.slow
-def test_a_peer_client_sees_the_same_front(tmp_path: Path, run_args: list[str]) -> None:
+def test_a_peer_client_sees_the_same_front(
+    tmp_path: Path, run_args: list[str], without_anchor: None
+) -> None:
     """Duplicates end PRUNED, so Optuna's own best_trials (what optuna-dashboard shows) is
     divco's front, while TPE still sees the re-proposals."""
     assert main([*run_args, "--n-trials", "4", "--seed", "1"]) == 0
