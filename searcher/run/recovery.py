@@ -19,6 +19,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from searcher.study import attrs
+from searcher.study.records import trials_of
 from space.candidate import Candidate
 
 MAX_ERRORS = 3
@@ -105,12 +106,6 @@ def record_trial(history: CandidateHistory, trial: FrozenTrial) -> None:
         history.running = True
     elif trial.state.is_finished() and status in DONE:
         history.done = True
-
-
-def trials_of(study: optuna.Study, trials: list[FrozenTrial] | None) -> list[FrozenTrial]:
-    """`trials` when the caller read the study already (one read per step of the search loop:
-    with many workers each read of every running trial costs), else a fresh read."""
-    return trials if trials is not None else study.get_trials(deepcopy=False)
 
 
 def pending_references(

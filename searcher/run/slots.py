@@ -14,7 +14,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from searcher.run.claim import counts_toward_target
-from searcher.run.recovery import trials_of
+from searcher.study.records import trials_of
 from searcher.study.seeds import confirmation_runs, live_claims
 
 

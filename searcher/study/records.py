@@ -63,13 +63,18 @@ def latency_cell(table: dict[str, Any] | None, key: str) -> float | None:
     return pick(rows, key=lambda row: row["batch"])["median_ms"]
 
 
+def trials_of(study: optuna.Study, trials: list[FrozenTrial] | None) -> list[FrozenTrial]:
+    """`trials` when the caller read the study already (one read per step of the search loop:
+    with many workers each read of every running trial costs), else a fresh read."""
+    return trials if trials is not None else study.get_trials(deepcopy=False)
+
+
 def read_records(study: optuna.Study, trials: list[FrozenTrial] | None = None) -> list[TrialRecord]:
     """Every trial (`trials` when the caller read them already), with its seed confirmations
     (searcher/study/seeds.py) among its attrs."""
-    trials = study.get_trials(deepcopy=False) if trials is None else trials
     records = [
         TrialRecord(trial.number, trial.state.name, status_of(trial), dict(trial.user_attrs))
-        for trial in trials
+        for trial in trials_of(study, trials)
     ]
     return with_confirmations(records, study.user_attrs)
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,18 +23,9 @@ from searcher.study import attrs
 from searcher.study.frontier import FRONT_ATTR, front_view, pareto_front
 from searcher.study.records import read_records
 from searcher.study.seeds import claim_key, confirmation_runs, confirmations
+from tests.searcher.test_confirm import FakeEvaluation, FakeResult
 
 EPOCHS = 1  # the tiny space's recipe
-
-
-@dataclass(frozen=True)
-class FakeEvaluation:
-    accuracy: float
-
-
-@dataclass(frozen=True)
-class FakeResult:
-    val: FakeEvaluation
 
 
 def storage(tmp_path: Path) -> str:
