@@ -17,7 +17,7 @@ import warnings
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from multiprocessing import get_all_start_methods, get_context
+from multiprocessing import current_process, get_all_start_methods, get_context
 from typing import Any, Literal, get_args
 
 import torch
@@ -96,7 +96,8 @@ def estimate_all(candidates: Iterable[Candidate], workers: int | None = None) ->
         else:
             _KNOWN[pair] = MemberCost(*stored)
     workers = min(workers or len(os.sched_getaffinity(0)), len(missing))
-    if workers < 2 or len(missing) < PARALLEL_FROM:
+    if workers < 2 or len(missing) < PARALLEL_FROM or current_process().daemon:
+        # (a pool's worker, as the replay benchmark's, may not start processes of its own)
         for pair in missing:
             member_cost(*pair)
         return

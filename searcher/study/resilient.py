@@ -28,6 +28,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from searcher.study.outage import Outage, StorageOutageError
+from searcher.study.trial_reader import read_trials
 
 # Every RDBStorage method that talks to the database, the private ones Optuna's trial cache calls
 # instead of the public ones included (_get_trials, _create_new_trial, _set_trial_param,
@@ -110,8 +111,8 @@ def read_only_call() -> bool:
     return getattr(_CALL, "mode", None) == "read"
 
 
-def _retrying(name: str) -> Callable[..., Any]:
-    method = getattr(RDBStorage, name)
+def _retrying(name: str, method: Callable[..., Any] | None = None) -> Callable[..., Any]:
+    method = method or getattr(RDBStorage, name)
     mode = "read" if name.startswith(("get_", "_get_")) else "write"
 
     @functools.wraps(method)
@@ -130,6 +131,8 @@ def _retrying(name: str) -> Callable[..., Any]:
 
 for _name in RETRIED:
     setattr(ResilientStorage, _name, _retrying(_name))
+# the read behind every `get_trials`: plain rows, not ORM objects (trial_reader.py)
+ResilientStorage._get_trials = _retrying("_get_trials", read_trials)  # type: ignore[method-assign]
 
 
 def attrs_upsert(dialect: str, trial_id: int, values: Mapping[str, Any]) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 from pathlib import Path
 
 import pytest
@@ -105,3 +106,20 @@ def test_estimate_all_fills_the_cache_in_processes(
         cost.Cost(tuple(cost.MemberCost(*cost.fvcore_count(s, 8)) for s in cost.divide(c))).gflops
         for c in candidates
     ]
+
+
+def _gflops_in_a_pool_worker(candidates: list[Candidate]) -> list[float]:
+    cost.estimate_all(candidates, workers=2)
+    return [cost.estimate(c).gflops for c in candidates]
+
+
+def test_estimate_all_in_a_pool_worker_counts_in_that_worker(
+    cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a pool's workers are daemonic and may not start processes (the replay benchmark's are)
+    monkeypatch.setattr(cost, "PARALLEL_FROM", 2)
+    candidates = [Candidate("resnet", 8, w, networks=2, image_size=8) for w in (2, 4)]
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        gflops = pool.apply(_gflops_in_a_pool_worker, (candidates,))
+    assert gflops == [cost.estimate(c).gflops for c in candidates]
+    assert len(list(cache.rglob("*.json"))) == 2
