@@ -70,8 +70,9 @@ def read_trials(
     return [frozen(row, parts) for row in rows]
 
 
-def children(session: Any, ids: list[int]) -> dict[str, dict[int, list[tuple]]]:
-    """Each child table's rows by trial id, in the order Optuna stores them."""
+def child_queries() -> dict[str, Any]:
+    """Each child table's rows for a list of trial ids (`ids`), in the order Optuna stores them;
+    built once, so SQLAlchemy neither builds nor keys them again on every read."""
     tables = {
         "params": (models.TrialParamModel, ("param_name", "param_value", "distribution_json"),
                    "param_id"),
@@ -83,12 +84,24 @@ def children(session: Any, ids: list[int]) -> dict[str, dict[int, list[tuple]]]:
                          ("step", "intermediate_value", "intermediate_value_type"),
                          "trial_intermediate_value_id"),
     }  # fmt: skip
-    parts: dict[str, dict[int, list[tuple]]] = {name: defaultdict(list) for name in tables}
+    ids = sqlalchemy.bindparam("ids", expanding=True)
+    return {
+        name: sqlalchemy.select(model.trial_id, *(getattr(model, c) for c in columns))
+        .where(model.trial_id.in_(ids))
+        .order_by(getattr(model, order))
+        for name, (model, columns, order) in tables.items()
+    }
+
+
+CHILDREN = child_queries()
+
+
+def children(session: Any, ids: list[int]) -> dict[str, dict[int, list[tuple]]]:
+    """Each child table's rows by trial id."""
+    parts: dict[str, dict[int, list[tuple]]] = {name: defaultdict(list) for name in CHILDREN}
     for chunk in chunks(ids):
-        for name, (model, columns, order) in tables.items():
-            query = sqlalchemy.select(model.trial_id, *(getattr(model, c) for c in columns))
-            query = query.where(model.trial_id.in_(chunk)).order_by(getattr(model, order))
-            for row in session.execute(query):
+        for name, query in CHILDREN.items():
+            for row in session.execute(query, {"ids": chunk}):
                 parts[name][row[0]].append(tuple(row[1:]))
     return parts
 
