@@ -59,13 +59,17 @@ def read_trials(
         if states is not None:
             assert isinstance(states, Iterable)
             query = query.where(trial.state.in_(list(states)))
-        if included and trial_id_greater_than > -1:
+        if included and len(included) > CHUNK:  # no IN list past a database's variable limit
+            query = query.where(trial.trial_id >= min(included))
+        elif included and trial_id_greater_than > -1:
             query = query.where(
                 sqlalchemy.or_(trial.trial_id.in_(included), trial.trial_id > trial_id_greater_than)
             )
         elif trial_id_greater_than > -1:
             query = query.where(trial.trial_id > trial_id_greater_than)
         rows = session.execute(query.order_by(trial.trial_id)).all()
+        if len(included) > CHUNK:
+            rows = [r for r in rows if r[0] in included or r[0] > trial_id_greater_than]
         parts = children(session, [row[0] for row in rows])
     return [frozen(row, parts) for row in rows]
 

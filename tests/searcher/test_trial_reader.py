@@ -10,6 +10,7 @@ import pytest
 from optuna.storages import RDBStorage
 from optuna.trial import FrozenTrial, TrialState
 
+from searcher.study import trial_reader
 from searcher.study.resilient import ResilientStorage
 from searcher.study.storage import open_storage
 from searcher.study.trial_reader import read_trials
@@ -61,17 +62,26 @@ def compare_on(url: str, name: str) -> None:
     try:
         study = filled_study(storage, name)
         study_id = study._study_id
+        ids = [t._trial_id for t in study.trials]  # a shared database numbers them on
+        cached = ({ids[1], ids[2]}, ids[3])  # Optuna's trial cache: unfinished ids, newer ones
         for states, included, above in [
             (None, set(), -1),
             ((TrialState.RUNNING, TrialState.WAITING), set(), -1),
-            (None, {1, 2}, 3),  # Optuna's trial cache: unfinished ids and every newer one
-            (None, set(), 4),
+            (None, *cached),
+            (None, set(), ids[4]),
         ]:
             same(read_trials(storage, study_id, states, included, above),
                  RDBStorage._get_trials(storage, study_id, states, included, above))  # fmt: skip
         assert len(read_trials(storage, study_id, None, set(), -1)) == 8
+        chunk = trial_reader.CHUNK
+        trial_reader.CHUNK = 1  # many unfinished trials: filtered here, not in an IN list
+        try:
+            same(read_trials(storage, study_id, None, *cached),
+                 RDBStorage._get_trials(storage, study_id, None, *cached))  # fmt: skip
+        finally:
+            trial_reader.CHUNK = chunk
         with pytest.raises(KeyError):
-            read_trials(storage, study_id + 100, None, set(), -1)
+            read_trials(storage, 10**9, None, set(), -1)  # no such study
     finally:
         storage.engine.dispose()
 
