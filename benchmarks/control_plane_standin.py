@@ -3,9 +3,9 @@
 Around each trial it does what a worker does, through the real modules: the search loop's reads
 before a trial (`fail_stale_trials`, `requeue_lost`, `pending_references`, the trained count),
 the objective's attribute writes, the twin check (`read_records`), the claim
-(`searcher.run.claim.claim`, its wait included), one curve write per epoch, the result writes
-and the front read, on Optuna's RDB storage with the heartbeat on. Training is a sleep of
-`--trial-s`. `space.candidate` (which loads torch through the architecture families: about 1 GB
+(`searcher.run.claim.claim`, its wait included), one curve write per epoch, the result writes,
+and the front's read and study attribute, on Optuna's RDB storage with the heartbeat on.
+Training is a sleep of `--trial-s`. `space.candidate` (which loads torch through the architecture families: about 1 GB
 and 10 s of CPU per process) is replaced by a value class with the same `id`, `label` and
 `from_dict` before `searcher.run.recovery` is imported, so 64 of these fit on a small machine.
 """
@@ -70,7 +70,7 @@ from searcher.run.claim import claim, fail_stale_trials  # noqa: E402
 from searcher.run.recovery import pending_references, requeue_lost, slot_holders  # noqa: E402
 from searcher.run.slots import slots_used  # noqa: E402
 from searcher.study import attrs  # noqa: E402
-from searcher.study.frontier import pareto_front  # noqa: E402
+from searcher.study.frontier import FRONT_ATTR, front_summary, front_view  # noqa: E402
 from searcher.study.records import read_records  # noqa: E402
 from searcher.study.resilient import set_trial_attrs  # noqa: E402
 from searcher.study.sampler import make_sampler  # noqa: E402
@@ -219,9 +219,10 @@ def main() -> None:
         if not propose:
             continue
         study.optimize(objective, n_trials=1, catch=(RuntimeError,))
-        if log and log[-1].get("status") == "trained":  # SearchLoop.one_trial: the new front
+        if log and log[-1].get("status") == "trained":  # SearchLoop.publish_front
             started = time.perf_counter()
-            pareto_front(read_records(study))
+            view = front_view(read_records(study), attrs.GFLOPS)
+            study.set_user_attr(FRONT_ATTR, front_summary(view, attrs.GFLOPS))
             log[-1]["overhead_s"] += time.perf_counter() - started
     usage = resource.getrusage(resource.RUSAGE_SELF)
     summary = {"cpu_s": usage.ru_utime + usage.ru_stime, "rss_mb": usage.ru_maxrss / 1024,
