@@ -59,19 +59,22 @@ def read_trials(
         if states is not None:
             assert isinstance(states, Iterable)
             query = query.where(trial.state.in_(list(states)))
-        if included and len(included) > CHUNK:  # no IN list past a database's variable limit
-            query = query.where(trial.trial_id >= min(included))
-        elif included and trial_id_greater_than > -1:
-            query = query.where(
-                sqlalchemy.or_(trial.trial_id.in_(included), trial.trial_id > trial_id_greater_than)
-            )
-        elif trial_id_greater_than > -1:
-            query = query.where(trial.trial_id > trial_id_greater_than)
+        query = by_id(query, included, trial_id_greater_than)
         rows = session.execute(query.order_by(trial.trial_id)).all()
         if len(included) > CHUNK:
             rows = [r for r in rows if r[0] in included or r[0] > trial_id_greater_than]
         parts = children(session, [row[0] for row in rows])
     return [frozen(row, parts) for row in rows]
+
+
+def by_id(query: Any, included: set[int], above: int) -> Any:
+    """Optuna's trial cache asks for its unfinished trials (`included`) and every newer one."""
+    column = models.TrialModel.trial_id
+    if len(included) > CHUNK:  # no IN list past a database's variable limit: filtered after
+        return query.where(column >= min(included))
+    if included:
+        return query.where(sqlalchemy.or_(column.in_(included), column > above))
+    return query.where(column > above) if above > -1 else query
 
 
 def child_queries() -> dict[str, Any]:
