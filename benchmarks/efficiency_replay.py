@@ -1,7 +1,7 @@
 """Stage 2 of the search-efficiency benchmark: searches replayed against the trained table.
 
-No training: a replayed search proposes candidates exactly as divco does (TPE through
-`space.suggest`, or a random order), "trains" a candidate by reading one seed's stored curve
+No training: a replayed search proposes candidates exactly as divco does (its front sampler or
+TPE, through `space.suggest`, or a random order), "trains" a candidate by reading one seed's stored curve
 epoch by epoch through the same stopper classes the searcher uses, and pays for the epochs it
 read. A candidate already trained or stopped is a free duplicate, as in `searcher run`; a
 stopped one proposed again is retried once with another seed (searcher/run/claim.py). After
@@ -30,6 +30,7 @@ from searcher.run.racing import CAP, CONFIRM_SHARE, RACE_AFTER, next_seeds
 from searcher.study import attrs
 from searcher.study.anchor import anchors
 from searcher.study.contest import PRIOR_SPREAD, Point, seed_spread
+from searcher.study.front_sampler import FrontSampler
 from searcher.study.open import DIRECTIONS
 from searcher.study.records import TrialRecord
 from searcher.study.sampler import make_sampler
@@ -40,8 +41,8 @@ from trainers.train.evaluate import Evaluation
 
 Stopping = Literal["none", "median", "asha", "calibrated"]
 STRATEGIES = ("random", "tpe", "tpe+median", "tpe+asha", "random+asha", "tpe+calibrated",
-              "random+calibrated")  # fmt: skip
-DEFAULT_STRATEGY = "tpe+calibrated"  # what `searcher run` does
+              "random+calibrated", "front", "front+calibrated", "front+asha")  # fmt: skip
+DEFAULT_STRATEGY = "front+calibrated"  # what `searcher run` does
 MAX_IDLE_PROPOSALS = 200  # as searcher/run/loop.py: consecutive duplicates before giving up
 MAX_PROPOSALS = 600  # TPE's proposals slow down with the trial count: a replay ends there
 
@@ -75,6 +76,7 @@ class Settings:
     confirm_cap: int = CAP  # seeds per point
     confirm_prior: float = PRIOR_SPREAD  # seed spread before two seeds of one point exist
     stopper: dict[str, Any] = field(default_factory=dict)  # CalibratedStopper's keywords
+    references: bool = True  # divco and TPE train the space's references first (random never)
 
 
 @dataclass
@@ -203,16 +205,21 @@ def replay(
             if run.retries(cid):
                 order.insert(run.rng.randrange(order.index(cid) + 1, len(order) + 1), cid)
         return run.trace
-    _replay_tpe(run, seed, space, budget_epochs)
+    _replay_study(run, seed, space, budget_epochs, sampler)
     return run.trace
 
 
-def _replay_tpe(run: Replay, seed: int, space: SearchSpace, budget_epochs: int) -> None:
-    """divco's sampler, its reference trials and its anchor first, as `searcher run` creates a
-    study (searcher/study/open.py)."""
-    study = optuna.create_study(directions=list(DIRECTIONS), sampler=make_sampler(seed))
+def _replay_study(
+    run: Replay, seed: int, space: SearchSpace, budget_epochs: int, kind: str
+) -> None:
+    """divco's sampler (`kind`: front, with the table's exact costs, or tpe), its reference
+    trials and its anchor first, as `searcher run` creates a study (searcher/study/open.py)."""
+    gflops = {e.cid: e.gflops for e in run.table.values()}
+    sampler = FrontSampler(space, gflops, seed) if kind == "front" else make_sampler(seed)
+    study = optuna.create_study(directions=list(DIRECTIONS), sampler=sampler)
     references = {c.id for c in space.reference_candidates()}
-    for seeded in [*space.reference_candidates(), *anchors(space)]:
+    seeded_first = space.reference_candidates() if run.settings.references else []
+    for seeded in [*seeded_first, *anchors(space)]:
         study.enqueue_trial(seeded.to_params())
     idle = 0
     for _ in range(MAX_PROPOSALS):

@@ -5,7 +5,7 @@ Replay style, as NAS-Bench-201 evaluates search methods:
    with an `--epochs` recipe and stored (per-epoch validation curve, GFLOPs, latency) in a JSON
    table that reruns reuse (efficiency_table.py);
 2. for many random seeds, each strategy is replayed against the table without training
-   (efficiency_replay.py): TPE or random proposals, a stopping rule (none, the cost-bucket
+   (efficiency_replay.py): divco's front sampler, TPE or random proposals, a stopping rule (none, the cost-bucket
    median, MO-ASHA, or the calibrated rule, divco's default), and confirmation as `searcher run`
    does it (further seeds for contested points within `--confirm-share` of all epochs);
 3. the front each replay *reports* (seed means of what it trained) is scored at the table's true
@@ -16,7 +16,8 @@ hypervolume (accuracy vs log10 GFLOPs), the median epochs to get there and its r
 search at full fidelity, the 5th percentile (and median) hypervolume at a fixed budget, and,
 for the front reported when the replay ends (once it holds 99% and spent the fixed budget, or
 at twice the cost of training every candidate once), the share of its points on the true front
-and how far its reported accuracy overstates the truth (mean over points, in points).
+and how far its reported accuracy overstates the truth (mean over points, in points); and the
+same two for every strategy at one cost, that of training every candidate once.
 
     .venv/bin/python benchmarks/search_efficiency.py --epochs 6 --table benchmarks/tables/digits-e6-s3.json
 """
@@ -30,6 +31,7 @@ import os
 import statistics
 import time
 from pathlib import Path
+from typing import Any
 
 import optuna
 from efficiency_chart import draw_curves
@@ -79,7 +81,13 @@ def run_replays(
     return traces
 
 
-def summarise(traces: dict[str, list], best: float, budget_at: int) -> list[list[str]]:
+def end_of(trace: list, goal: float, budget_at: int) -> Any:
+    """The front a replay reports when it ends: once it holds `goal` and spent `budget_at`
+    (the last sample if it never does)."""
+    return next((s for s in trace if s.hypervolume >= goal and s.epochs >= budget_at), trace[-1])
+
+
+def summarise(traces: dict[str, list], best: float, budget_at: int, full: int) -> list[list[str]]:
     """One row per strategy; epochs ratios against random search (with its confirmation)."""
     reach = {s: [epochs_to_reach(t, LEVEL * best) for t in runs] for s, runs in traces.items()}
     baseline = percentile(reach["random"], 0.5) if reach.get("random") else math.nan
@@ -88,7 +96,8 @@ def summarise(traces: dict[str, list], best: float, budget_at: int) -> list[list
     for strategy, runs in traces.items():
         median = percentile(reach[strategy], 0.5)
         hv = [at_budget(t, budget_at).hypervolume / best for t in runs]
-        end = [t[-1] for t in runs]  # what the search reports when it ends
+        end = [end_of(t, LEVEL * best, budget_at) for t in runs]
+        complete = [at_budget(t, full) for t in runs]  # every strategy at the same epochs
         rows.append([
             strategy + (" (default)" if strategy == DEFAULT_STRATEGY else ""),
             f"{sum(not math.isinf(r) for r in reach[strategy])}/{len(runs)}",
@@ -98,12 +107,15 @@ def summarise(traces: dict[str, list], best: float, budget_at: int) -> list[list
             f"{percentile(hv, 0.05):.3f} / {percentile(hv, 0.5):.3f}",
             f"{100 * statistics.fmean(s.on_front for s in end):.0f}%",
             f"{100 * statistics.fmean(s.overstatement for s in end):+.2f}",
+            f"{100 * statistics.fmean(s.on_front for s in complete):.0f}% / "
+            f"{100 * statistics.fmean(s.overstatement for s in complete):+.2f}",
         ])  # fmt: skip
     return rows
 
 
 HEADERS = ["strategy", "reached 99% HV", "epochs to 99% (25-75%)", "/ random",
-           "HV at budget p5 / median", "end: on true front", "end: overstated (points)"]  # fmt: skip
+           "HV at budget p5 / median", "end: on true front", "end: overstated (points)",
+           "at full cost: on front / overstated"]  # fmt: skip
 
 
 def draw(path: Path, traces: dict[str, list], best: float, budget: int) -> None:
@@ -134,6 +146,8 @@ def parse_args() -> argparse.Namespace:
                         help="the calibrated rule's seed spread at a rung before one is measured")  # fmt: skip
     parser.add_argument("--budget-fraction", type=float, default=0.5,
                         help="the fixed budget, as a fraction of training every candidate once")  # fmt: skip
+    parser.add_argument("--no-references", action="store_true",
+                        help="divco and TPE without the space's references trained first")  # fmt: skip
     parser.add_argument("--device", default="auto", help="for the table: cpu, cuda, auto")
     parser.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) // 2))
     parser.add_argument("--table", type=Path,
@@ -149,7 +163,7 @@ def settings_of(args: argparse.Namespace) -> Settings:
     stopper = {"hedge": args.hedge, "evidence": args.evidence, "max_miss": args.max_miss,
                "prior": args.prior}  # fmt: skip
     return Settings(args.eta, args.min_epochs, args.confirm_share, args.confirm_cap,
-                    stopper=stopper)  # fmt: skip
+                    stopper=stopper, references=not args.no_references)  # fmt: skip
 
 
 def main() -> None:
@@ -183,12 +197,13 @@ def report(args: argparse.Namespace, raw: dict) -> None:
     budget_at = round(full * args.budget_fraction)
     settings = settings_of(args)
     start = time.perf_counter()
-    traces = run_replays(args, raw, settings, full * 2, LEVEL * best, horizon=budget_at)
+    traces = run_replays(args, raw, settings, full * 2, LEVEL * best, horizon=full)
     print(f"replayed {args.replays} seeds x {len(traces)} strategies in "
           f"{time.perf_counter() - start:.0f} s; {settings}; training every candidate once "
-          f"costs {full} epochs, the fixed budget is {budget_at}; a replay stops at {full * 2} "
-          f"epochs, {MAX_PROPOSALS} proposals, or once it holds 99% and spent {budget_at}")  # fmt: skip
-    print(tabulate(summarise(traces, best, budget_at), headers=HEADERS))
+          f"costs {full} epochs, the fixed budget is {budget_at}; a replay ends once it holds "
+          f"99% and spent {budget_at} (or at {full * 2} epochs, {MAX_PROPOSALS} proposals); "
+          f"it runs on to {full} for the last column")  # fmt: skip
+    print(tabulate(summarise(traces, best, budget_at, full), headers=HEADERS))
     draw(args.png, traces, best, full)
     print(f"curves: {args.png}")
 

@@ -58,6 +58,7 @@ class SearchOptions:
     latency_runtime: Literal["pytorch", "onnxruntime"] = "pytorch"
     seed: int = 0
     init: Literal["scratch", "wide_then_narrow"] | None = None
+    sampler: Literal["front", "tpe"] = "front"
     stopping: Literal["calibrated", "asha", "median", "none"] | None = None  # None: calibrated
     no_pruning: bool = False
     asha_eta: int = 3
@@ -155,6 +156,7 @@ def search_config(options: SearchOptions, space: SearchSpace | None = None) -> S
         device=options.device,
         seed=options.seed,
         runs_dir=Path(options.runs_dir),
+        sampler=options.sampler,
         stopping=stopping_of(options),  # type: ignore[arg-type]
         asha_eta=options.asha_eta,
         asha_min_epochs=options.asha_min_epochs,

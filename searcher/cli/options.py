@@ -170,6 +170,10 @@ def add_search_arguments(parser: argparse.ArgumentParser, n_trials: int) -> None
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--init", choices=["scratch", "wide_then_narrow"],
                         help="recipe init of every candidate (default: the space's recipe)")  # fmt: skip
+    parser.add_argument("--sampler", default="front", choices=["front", "tpe"],
+                        help="front: train the candidate with the largest expected gain in the "
+                        "front's hypervolume (default; --objective gflops); tpe: Optuna's "
+                        "multivariate TPE (always with --objective latency)")  # fmt: skip
     parser.add_argument("--stopping", choices=["calibrated", "asha", "median", "none"],
                         help="early stopping: calibrated (MO-ASHA's cut at rungs the study showed "
                         "safe, hedged; default), asha (classic MO-ASHA), median (cost-bucket "

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Literal
 
 from searcher.run.racing import CAP, CONFIRM_SHARE
 from searcher.study.open import Objective
+from searcher.study.sampler import SamplerKind
 from space.budget import Budget
 from space.search_space import SearchSpace
 
@@ -39,6 +40,7 @@ class SearchConfig:
     device: str = "cpu"
     seed: int = 0
     runs_dir: Path = Path("runs")
+    sampler: SamplerKind = "front"
     stopping: Stopping = "calibrated"
     asha_eta: int = 3  # keep the top 1/eta at each rung; rungs at max_epochs // eta**k
     asha_min_epochs: int = 2  # the lowest rung

@@ -111,8 +111,9 @@ def prepare(config: SearchConfig) -> PreparedSearch:
     storage = open_storage(url, config.heartbeat_s, config.storage_outage_limit_s, config.worker)
     opened = time.perf_counter()  # a new study costs every candidate once (its anchor)
     study = open_study(
-        storage, config.study_name, space, config.data, config.objective, config.seed
-    )
+        storage, config.study_name, space, config.data, config.objective, config.seed,
+        config.sampler,
+    )  # fmt: skip
     startup["study"] = time.perf_counter() - opened
     study.set_user_attr(attrs.BUDGET, config.budget.to_dict())
     study.set_user_attr(attrs.STOPPING, stopping_rule(config))
@@ -121,8 +122,9 @@ def prepare(config: SearchConfig) -> PreparedSearch:
 
 
 def stopping_rule(config: SearchConfig) -> dict[str, object]:
-    """The early-stopping rule of the latest run; workers that join the study use it too."""
-    return {"stopping": config.stopping, "asha_eta": config.asha_eta,
+    """The sampler and early-stopping rule of the latest run; workers that join the study use
+    them too."""
+    return {"sampler": config.sampler, "stopping": config.stopping, "asha_eta": config.asha_eta,
             "asha_min_epochs": config.asha_min_epochs}  # fmt: skip
 
 

@@ -14,7 +14,7 @@ import optuna
 
 from searcher.study import attrs
 from searcher.study.anchor import anchors
-from searcher.study.sampler import make_sampler
+from searcher.study.sampler import SamplerKind, make_sampler
 from searcher.study.storage import StorageError
 from space.errors import ConfigError
 
@@ -36,12 +36,16 @@ def open_study(
     data: str,
     objective: Objective,
     seed: int | None = None,
+    sampler: SamplerKind = "front",
 ) -> optuna.Study:
+    """The study, created or resumed. The front sampler needs costs known before training, so a
+    latency objective (measured after) searches with TPE."""
+    kind: SamplerKind = sampler if objective == "gflops" else "tpe"
     study = optuna.create_study(
         storage=storage,
         study_name=name,
         directions=list(DIRECTIONS),
-        sampler=make_sampler(seed),
+        sampler=make_sampler(seed, space, kind),
         load_if_exists=True,
     )
     expected = {

@@ -1,4 +1,5 @@
-"""The study's sampler: Optuna's TPE, reading the study once per trial instead of once per group.
+"""The study's samplers: the front sampler by default, or Optuna's TPE reading the study once
+per trial instead of once per group.
 
 With `constant_liar` (Optuna 5's default) TPE reads every trial of the study, running ones
 included, for each group of parameters it samples and once more for the groups themselves: five
@@ -13,11 +14,14 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Container
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import optuna
 from optuna.distributions import BaseDistribution
 from optuna.trial import FrozenTrial, TrialState
+
+if TYPE_CHECKING:
+    from space.search_space import SearchSpace
 
 
 class StudyView:
@@ -83,7 +87,19 @@ class SnapshotTPESampler(optuna.samplers.TPESampler):
         super().after_trial(study, trial, *args)
 
 
-def make_sampler(seed: int | None) -> optuna.samplers.BaseSampler:
+SamplerKind = Literal["front", "tpe"]
+
+
+def make_sampler(
+    seed: int | None, space: SearchSpace | None = None, kind: SamplerKind = "tpe"
+) -> optuna.samplers.BaseSampler:
+    """The front sampler (searcher/study/front_sampler.py) where the space is given and costs
+    are known before training; else Optuna's multivariate TPE."""
+    if kind == "front" and space is not None:
+        from searcher.study.front_sampler import FrontSampler
+        from space.cost import approximate_gflops  # torch: only a search gets here
+
+        return FrontSampler(space, approximate_gflops(space.candidates()), seed)
     with warnings.catch_warnings():  # multivariate/group TPE are stable in practice
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         return SnapshotTPESampler(

@@ -15,6 +15,7 @@ from searcher.run.loop import PreparedSearch, prepare
 from searcher.run.objective import TrialObjective, candidate_attrs
 from searcher.run.progress import Progress
 from searcher.run.recovery import failure_kind, requeue_lost
+from searcher.run.workers import config_from_study
 from searcher.study import attrs
 from searcher.study.frontier import pareto_front
 from searcher.study.records import read_records
@@ -142,8 +143,9 @@ def test_a_peer_client_sees_the_same_front(
     tmp_path: Path, run_args: list[str], without_anchor: None
 ) -> None:
     """Duplicates end PRUNED, so Optuna's own best_trials (what optuna-dashboard shows) is
-    divco's front, while TPE still sees the re-proposals."""
-    assert main([*run_args, "--n-trials", "4", "--seed", "1"]) == 0
+    divco's front, while TPE still sees the re-proposals (the front sampler makes none)."""
+    assert main([*run_args, "--n-trials", "4", "--seed", "1", "--sampler", "tpe"]) == 0
+    assert config_from_study(run_args[4], "tiny").sampler == "tpe"  # a joining worker's too
     study = optuna.load_study(study_name="tiny", storage=run_args[4])
     records = read_records(study)
     assert any(r.status == "duplicate" for r in records)  # six candidates: TPE re-proposes
