@@ -34,6 +34,7 @@ from searcher.study.front_sampler import FrontSampler
 from searcher.study.open import DIRECTIONS
 from searcher.study.records import TrialRecord
 from searcher.study.sampler import make_sampler
+from searcher.study.seeds import confirmation_key, confirmations
 from space.search_space import SearchSpace
 from space.suggest import suggest
 from trainers.train.cotrain import EpochReport, StopTraining
@@ -221,12 +222,13 @@ def _replay_study(
     seeded_first = space.reference_candidates() if run.settings.references else []
     for seeded in [*seeded_first, *anchors(space)]:
         study.enqueue_trial(seeded.to_params())
-    idle = 0
+    idle, numbers = 0, {}  # the trial that trained each candidate
     for _ in range(MAX_PROPOSALS):
         if run.epochs >= budget_epochs or idle >= MAX_IDLE_PROPOSALS or run.done:
             break
         if len(run.seen) == len(run.table) and not any(map(run.retries, run.stopped)):
             break
+        store_seeds(study, run, numbers)
         trial = study.ask()
         cid = suggest(trial, space).id
         if cid in run.seen and not run.retries(cid):
@@ -239,3 +241,14 @@ def _replay_study(
             study.tell(trial, state=optuna.trial.TrialState.PRUNED)
         else:
             study.tell(trial, [accuracy, run.table[cid].gflops])
+            numbers[cid] = trial.number
+
+
+def store_seeds(study: optuna.Study, run: Replay, numbers: dict[str, int]) -> None:
+    """Confirmation seeds as `searcher run` stores them: a study attribute per trained trial
+    (searcher/study/seeds.py), which the front sampler reads."""
+    stored = confirmations(study.user_attrs)
+    for cid, number in numbers.items():
+        seeds = {str(seed): accuracy for seed, accuracy in run.finals[cid]}
+        if len(seeds) > 1 and stored.get(number) != seeds:
+            study.set_user_attr(confirmation_key(number), seeds)

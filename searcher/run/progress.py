@@ -142,6 +142,15 @@ class Progress:
             f"{view.spread:.4f}; `tie with`: not told apart by the seeds):"
         )
         self.out(render(frontier_rows(front, view)))
+        if front:
+            self.out(NEXT_STEPS)
+
+
+NEXT_STEPS = (
+    "next: `searcher export --best --out deploy/` writes the most accurate point as a verified "
+    "ONNX artifact (`--budget-gflops N`: the most accurate within N GFLOPs; give the --storage "
+    "and --study of this run if it had them); `searcher ui` shows this front"
+)
 
 
 def seeds_note(record: TrialRecord) -> str:

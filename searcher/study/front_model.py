@@ -33,6 +33,7 @@ def describe(candidate: Candidate, log_cost: float, families: Sequence[str],
 
 
 ERROR_FLOOR = 1e-3  # a perfect run's error rate, for the log: a fraction of one image
+MAX_RUNS = 500  # a fit is cubic in its rows: past this, seed means, then a seeded subset
 
 
 class FrontModel:
@@ -52,6 +53,7 @@ class FrontModel:
         from sklearn.gaussian_process import GaussianProcessRegressor
         from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
 
+        runs = self.bounded(runs)
         dims = self.x.shape[1]
         kernel = ConstantKernel(1.0, (1e-2, 1e2)) * Matern(
             np.ones(dims), (5e-2, 2e1), nu=2.5
@@ -64,3 +66,17 @@ class FrontModel:
             gp.fit(x, y)
             mean, sd = gp.predict(self.x, return_std=True)
         return mean, sd
+
+    def bounded(self, runs: Sequence[tuple[str, float]]) -> Sequence[tuple[str, float]]:
+        """At most MAX_RUNS rows (about a second of fitting on a 2-core CPU): each candidate's
+        seed mean once runs exceed it, and a seeded subset of those if candidates do too."""
+        if len(runs) <= MAX_RUNS:
+            return runs
+        by_id: dict[str, list[float]] = {}
+        for cid, accuracy in runs:
+            by_id.setdefault(cid, []).append(accuracy)
+        means = [(cid, float(np.mean(values))) for cid, values in by_id.items()]
+        if len(means) <= MAX_RUNS:
+            return means
+        keep = np.random.default_rng(self.seed).choice(len(means), MAX_RUNS, replace=False)
+        return [means[i] for i in sorted(keep)]

@@ -6,9 +6,11 @@ expected to grow the front's hypervolume (searcher/study/hypervolume_gain.py), g
 belief about its accuracy (searcher/study/front_model.py) fitted to every run so far? The
 largest expected gain is trained next: a cheap candidate that may top everything below its
 cost, or an untried region the GP knows little about, weighs against an accurate one that can
-only add a sliver at the expensive end. Candidates trained, running, infeasible, or stopped
-more often than a retry allows are not proposed again (confirmation seeds are the racing's,
-searcher/run/racing.py). Until `startup` candidates are trained it draws uniformly.
+only add a sliver at the expensive end. Every seed is a run of the GP, racing's further seeds
+included (the study attributes `confirm:<trial>`), and the front it extends is on seed means,
+as divco reports it. Candidates trained, running, infeasible, or stopped more often than a
+retry allows are not proposed again (more seeds are racing's, searcher/run/racing.py). Until
+`startup` candidates are trained it draws uniformly.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from optuna.trial import FrozenTrial, TrialState
 from searcher.study import attrs
 from searcher.study.front_model import FrontModel, describe
 from searcher.study.hypervolume_gain import expected_gain, staircase
+from searcher.study.seeds import confirmations
 from space.candidate import Candidate
 from space.search_space import SearchSpace
 
@@ -70,15 +73,20 @@ class FrontSampler(optuna.samplers.BaseSampler):
         self, study: optuna.Study, trial: FrozenTrial, name: str, distribution: BaseDistribution
     ) -> Any:
         if self._choice is None or self._choice[0] != trial._trial_id:
-            self._choice = (trial._trial_id, self.choose(study.get_trials(deepcopy=False)))
+            trials = study.get_trials(deepcopy=False)
+            seeds = confirmations(study.user_attrs)  # racing's further seeds of trained trials
+            self._choice = (trial._trial_id, self.choose(trials, seeds))
         value = self._choice[1].get(name)
         if isinstance(distribution, CategoricalDistribution) and value in distribution.choices:
             return value
         return self.random.sample_independent(study, trial, name, distribution)
 
-    def choose(self, trials: list[FrozenTrial]) -> dict[str, Any]:
-        """The trial params of the candidate to train next ({} when none is left)."""
-        runs, blocked = self.read(trials)
+    def choose(
+        self, trials: list[FrozenTrial], seeds: Mapping[int, Mapping[str, float]] | None = None
+    ) -> dict[str, Any]:
+        """The trial params of the candidate to train next ({} when none is left); `seeds`:
+        every seed's accuracy of confirmed trials, by trial number (searcher/study/seeds.py)."""
+        runs, blocked = self.read(trials, seeds or {})
         open_ids = [cid for cid in self.params if cid not in blocked]
         if not open_ids:
             return {}
@@ -106,7 +114,9 @@ class FrontSampler(optuna.samplers.BaseSampler):
             for cid in open_ids
         ])  # fmt: skip
 
-    def read(self, trials: list[FrozenTrial]) -> tuple[list[tuple[str, float]], set[str]]:
+    def read(
+        self, trials: list[FrozenTrial], seeds: Mapping[int, Mapping[str, float]]
+    ) -> tuple[list[tuple[str, float]], set[str]]:
         """(candidate id, accuracy) of every trained run, and the candidates not to propose."""
         runs: list[tuple[str, float]] = []
         blocked: set[str] = set()
@@ -117,8 +127,8 @@ class FrontSampler(optuna.samplers.BaseSampler):
                 continue
             status = trial.user_attrs.get(attrs.STATUS)
             if trial.state == TrialState.COMPLETE and trial.values and status in (None, "trained"):
-                seeds = trial.user_attrs.get(attrs.CONFIRM_SEEDS) or {0: trial.values[0]}
-                runs += [(cid, float(a)) for a in seeds.values()]
+                own = seeds.get(trial.number) or {"own": trial.values[0]}
+                runs += [(cid, float(a)) for a in own.values()]
                 blocked.add(cid)
             elif trial.state in UNSETTLED or status in BLOCKED_STATUS:
                 blocked.add(cid)

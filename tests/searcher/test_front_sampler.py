@@ -10,9 +10,11 @@ import pytest
 from optuna.trial import TrialState
 
 from searcher.study import attrs
+from searcher.study.front_model import MAX_RUNS, FrontModel
 from searcher.study.front_sampler import FrontSampler
 from searcher.study.open import open_study
 from searcher.study.sampler import SnapshotTPESampler
+from searcher.study.seeds import confirmation_key
 from space.candidate import Candidate
 from space.search_space import SearchSpace, load_space
 from space.suggest import suggest
@@ -154,3 +156,37 @@ def test_a_study_searches_with_it_unless_the_objective_is_measured_latency(space
                       SnapshotTPESampler)  # fmt: skip
     assert isinstance(open_study(storage, "t", space, "digits", "gflops", sampler="tpe").sampler,
                       SnapshotTPESampler)  # fmt: skip
+
+
+def test_it_learns_from_every_confirmation_seed_of_a_trained_trial(space, monkeypatch) -> None:
+    study = study_of(space)
+    study._space = space  # type: ignore[attr-defined]
+    for c in space.candidates()[:6]:
+        store(study, c, TrialState.COMPLETE)
+    first = study.get_trials()[0]
+    study.set_user_attr(confirmation_key(first.number), {"0": first.values[0], "1": 0.5, "2": 0.6})
+    chooser: FrontSampler = study.sampler  # type: ignore[assignment]
+    seen: list = []
+    fitted = chooser.model.fit
+    monkeypatch.setattr(chooser.model, "fit", lambda runs: seen.append(runs) or fitted(runs))
+    trial = study.ask()
+    suggest(trial, space)
+    cid = space.candidates()[0].id
+    assert sorted(a for c, a in seen[0] if c == cid) == sorted([first.values[0], 0.5, 0.6])
+    assert len(seen[0]) == 6 + 2
+
+
+def test_a_large_study_fits_the_model_on_a_bounded_number_of_rows(space) -> None:
+    chooser = sampler(space)
+    ids = chooser.model.ids
+    many_seeds = [(cid, 0.9 + 0.001 * k) for cid in ids[:80] for k in range(10)]  # 800 runs
+    means = chooser.model.bounded(many_seeds)
+    assert len(means) == 80 and dict(means)[ids[0]] == pytest.approx(0.9045)
+    assert chooser.model.bounded(many_seeds[:MAX_RUNS]) == many_seeds[:MAX_RUNS]
+
+
+def test_past_the_bound_in_candidates_a_seeded_subset_is_fitted() -> None:
+    model = FrontModel({str(i): [float(i), float(i % 7)] for i in range(MAX_RUNS + 200)}, seed=0)
+    runs = [(cid, 0.9) for cid in model.ids]
+    subset = model.bounded(runs)
+    assert len(subset) == MAX_RUNS == len(set(subset)) and subset == model.bounded(runs)
