@@ -35,11 +35,12 @@ from searcher.run.slots import confirmation_count, slots_used
 from searcher.run.summary import SearchSummary
 from searcher.run.trial_run import latency_excess, measure
 from searcher.study import attrs
+from searcher.study.front_sampler import FrontSampler
 from searcher.study.frontier import FRONT_ATTR, front_summary, front_view
 from searcher.study.open import OBJECTIVE_ATTRS, open_study
 from searcher.study.records import TrialRecord, read_records
 from searcher.study.storage import default_storage_url, open_storage
-from space.budget import Budget, over_budget
+from space.budget import Budget, fits, over_budget
 from space.cost import estimate
 from space.errors import DivcoError, InfeasibleBudgetError
 from space.search_space import SearchSpace
@@ -115,6 +116,9 @@ def prepare(config: SearchConfig) -> PreparedSearch:
         config.sampler,
     )  # fmt: skip
     startup["study"] = time.perf_counter() - opened
+    static = config.budget.gflops is not None or config.budget.params_m is not None
+    if isinstance(study.sampler, FrontSampler) and static:  # costed above: every candidate
+        study.sampler.restrict(lambda candidate: fits(candidate, config.budget))
     study.set_user_attr(attrs.BUDGET, config.budget.to_dict())
     study.set_user_attr(attrs.STOPPING, stopping_rule(config))
     study.set_user_attr(attrs.MEASUREMENT, {"latency_runtime": config.latency_runtime})

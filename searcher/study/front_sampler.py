@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -46,7 +46,8 @@ class FrontSampler(optuna.samplers.BaseSampler):
         startup: int = STARTUP,
     ) -> None:  # fmt: skip
         self.template = space.template()
-        candidates = {c.id: c for c in space.candidates()}
+        self.candidates = candidates = {c.id: c for c in space.candidates()}
+        self.excluded: set[str] = set()
         self.params = {cid: space.trial_params(c) for cid, c in candidates.items()}
         self.log_cost = {cid: math.log10(gflops[cid]) for cid in candidates}
         families, inits = space.family_names, list(space.inits)
@@ -58,6 +59,11 @@ class FrontSampler(optuna.samplers.BaseSampler):
         self.startup = startup
         self._ids: dict[tuple[tuple[str, Any], ...], str] = {}
         self._choice: tuple[int, dict[str, Any]] | None = None
+
+    def restrict(self, fits: Callable[[Candidate], bool]) -> None:
+        """Never proposes a candidate that `fits` refuses (a static budget: its cost is known),
+        so a tight budget does not spend a run's idle-proposal limit on refusals."""
+        self.excluded = {cid for cid, c in self.candidates.items() if not fits(c)}
 
     def infer_relative_search_space(
         self, study: optuna.Study, trial: FrozenTrial
@@ -87,7 +93,7 @@ class FrontSampler(optuna.samplers.BaseSampler):
         """The trial params of the candidate to train next ({} when none is left); `seeds`:
         every seed's accuracy of confirmed trials, by trial number (searcher/study/seeds.py)."""
         runs, blocked = self.read(trials, seeds or {})
-        open_ids = [cid for cid in self.params if cid not in blocked]
+        open_ids = [cid for cid in self.params if cid not in blocked and cid not in self.excluded]
         if not open_ids:
             return {}
         trained = {cid for cid, _ in runs}

@@ -190,3 +190,17 @@ def test_past_the_bound_in_candidates_a_seeded_subset_is_fitted() -> None:
     runs = [(cid, 0.9) for cid in model.ids]
     subset = model.bounded(runs)
     assert len(subset) == MAX_RUNS == len(set(subset)) and subset == model.bounded(runs)
+
+
+def test_restricted_to_a_budget_it_proposes_only_candidates_that_fit(space) -> None:
+    study = study_of(space)
+    chooser: FrontSampler = study.sampler  # type: ignore[assignment]
+    limit = sorted(cost(c) for c in space.candidates())[30]
+    chooser.restrict(lambda c: cost(c) <= limit)
+    proposed = []
+    for _ in range(20):
+        trial = study.ask()
+        c = suggest(trial, space)
+        proposed.append(cost(c))
+        study.tell(trial, [truth(c), cost(c)])
+    assert max(proposed) <= limit
