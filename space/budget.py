@@ -53,6 +53,11 @@ class Budget:
         return all(limit is None for limit in limits)
 
     @property
+    def is_static(self) -> bool:
+        """A FLOP or parameter limit: the cost model checks it before anything trains."""
+        return self.gflops is not None or self.params_m is not None
+
+    @property
     def needs_latency(self) -> bool:
         return self.latency_ms is not None or self.member_latency_ms is not None
 

@@ -46,7 +46,7 @@ CLAIMING = "claiming"
 UNDECIDED = (None, CLAIMING)
 COUNTED = ("trained", "pruned")  # finished statuses that use up the study's trial target
 STALE_CHECK_S = 2.0  # how often a waiting claim looks for trials whose worker died
-PRUNED_RETRIES = 1  # runs a stopped candidate gets again when proposed again (a new seed each)
+PRUNED_RETRIES = attrs.PRUNED_RETRIES  # runs a stopped candidate gets again when proposed again
 
 
 def counts_toward_target(trial: FrozenTrial) -> bool:

@@ -59,7 +59,7 @@ SPLIT_SEED = 0  # the validation split stays the same across runs and seeds of o
 
 
 def check_budget_is_satisfiable(space: SearchSpace, budget: Budget) -> None:
-    if budget.gflops is None and budget.params_m is None:
+    if not budget.is_static:
         return  # nothing to cost up front (large spaces take a while to cost)
     candidates = space.candidates()
     if not any(not over_budget(c, budget) for c in candidates):
@@ -116,8 +116,7 @@ def prepare(config: SearchConfig) -> PreparedSearch:
         config.sampler,
     )  # fmt: skip
     startup["study"] = time.perf_counter() - opened
-    static = config.budget.gflops is not None or config.budget.params_m is not None
-    if isinstance(study.sampler, FrontSampler) and static:  # costed above: every candidate
+    if isinstance(study.sampler, FrontSampler) and config.budget.is_static:  # costed above
         study.sampler.restrict(lambda candidate: fits(candidate, config.budget))
     study.set_user_attr(attrs.BUDGET, config.budget.to_dict())
     study.set_user_attr(attrs.STOPPING, stopping_rule(config))

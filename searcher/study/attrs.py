@@ -60,6 +60,9 @@ IMITATION_LOSSES = "imitation_losses"  # relative imitation loss of each network
 Status = Literal["trained", "pruned", "infeasible", "duplicate", "surplus", "failed"]
 # While a trial runs: no status (proposing), "claiming" (waiting for lower-numbered trials to
 # decide, searcher/run/claim.py), then "training".
+# A `pruned` candidate proposed again trains this many more times (a new seed each); the claim
+# (searcher/run/claim.py) and the front sampler (searcher/study/front_sampler.py) both obey it.
+PRUNED_RETRIES = 1
 
 # Study user attributes.
 SPACE_FINGERPRINT = "space_fingerprint"  # what the space can propose: a study refuses another space

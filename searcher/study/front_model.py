@@ -36,6 +36,14 @@ ERROR_FLOOR = 1e-3  # a perfect run's error rate, for the log: a fraction of one
 MAX_RUNS = 500  # a fit is cubic in its rows: past this, seed means, then a seeded subset
 
 
+def seed_means(runs: Sequence[tuple[str, float]]) -> dict[str, float]:
+    """Each candidate's mean accuracy over its (id, accuracy) runs, in first-run order."""
+    by_id: dict[str, list[float]] = {}
+    for cid, accuracy in runs:
+        by_id.setdefault(cid, []).append(accuracy)
+    return {cid: float(np.mean(values)) for cid, values in by_id.items()}
+
+
 class FrontModel:
     """Mean and sd of every candidate's accuracy; fitted anew on each call of `fit`."""
 
@@ -72,10 +80,7 @@ class FrontModel:
         seed mean once runs exceed it, and a seeded subset of those if candidates do too."""
         if len(runs) <= MAX_RUNS:
             return runs
-        by_id: dict[str, list[float]] = {}
-        for cid, accuracy in runs:
-            by_id.setdefault(cid, []).append(accuracy)
-        means = [(cid, float(np.mean(values))) for cid, values in by_id.items()]
+        means = list(seed_means(runs).items())
         if len(means) <= MAX_RUNS:
             return means
         keep = np.random.default_rng(self.seed).choice(len(means), MAX_RUNS, replace=False)

@@ -26,14 +26,13 @@ from optuna.distributions import BaseDistribution, CategoricalDistribution
 from optuna.trial import FrozenTrial, TrialState
 
 from searcher.study import attrs
-from searcher.study.front_model import FrontModel, describe
+from searcher.study.front_model import FrontModel, describe, seed_means
 from searcher.study.hypervolume_gain import expected_gain, staircase
 from searcher.study.seeds import confirmations
 from space.candidate import Candidate
 from space.search_space import SearchSpace
 
 STARTUP = 4  # trained candidates before the GP proposes (references and the anchor count)
-RETRIES = 1  # runs a stopped candidate gets again (searcher/run/claim.py's PRUNED_RETRIES)
 BLOCKED_STATUS = ("infeasible",)
 UNSETTLED = (TrialState.RUNNING, TrialState.WAITING)
 
@@ -50,6 +49,8 @@ class FrontSampler(optuna.samplers.BaseSampler):
         self.excluded: set[str] = set()
         self.params = {cid: space.trial_params(c) for cid, c in candidates.items()}
         self.log_cost = {cid: math.log10(gflops[cid]) for cid in candidates}
+        costs = list(self.log_cost.values())  # the reference cost: past the costliest candidate
+        self.limit = max(costs) + 0.05 * (max(costs) - min(costs) or 1.0)
         families, inits = space.family_names, list(space.inits)
         self.model = FrontModel(
             {cid: describe(c, self.log_cost[cid], families, inits)
@@ -105,18 +106,13 @@ class FrontSampler(optuna.samplers.BaseSampler):
 
     def gains(self, runs: list[tuple[str, float]], open_ids: list[str]) -> np.ndarray:
         mean, sd = self.model.fit(runs)
-        by_id: dict[str, list[float]] = {}
-        for cid, accuracy in runs:
-            by_id.setdefault(cid, []).append(accuracy)
-        front = [(self.log_cost[cid], float(np.mean(a))) for cid, a in by_id.items()]
+        front = [(self.log_cost[cid], accuracy) for cid, accuracy in seed_means(runs).items()]
         floor = min(accuracy for _, accuracy in runs)
-        costs = list(self.log_cost.values())
-        limit = max(costs) + 0.05 * (max(costs) - min(costs) or 1.0)
         steps = staircase(front, floor)
         index = self.model.index
         return np.array([
             expected_gain(self.log_cost[cid], mean[index[cid]], sd[index[cid]], steps, floor,
-                          limit)
+                          self.limit)
             for cid in open_ids
         ])  # fmt: skip
 
@@ -140,7 +136,7 @@ class FrontSampler(optuna.samplers.BaseSampler):
                 blocked.add(cid)
             elif trial.state == TrialState.PRUNED and status in (None, "pruned"):
                 stopped[cid] += 1
-        blocked.update(cid for cid, n in stopped.items() if n > RETRIES)
+        blocked.update(cid for cid, n in stopped.items() if n > attrs.PRUNED_RETRIES)
         return runs, blocked
 
     def candidate_id(self, trial: FrozenTrial) -> str | None:
