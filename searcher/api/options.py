@@ -8,6 +8,8 @@ same default; tests/searcher/test_api_options.py checks that against the argumen
 from __future__ import annotations
 
 import dataclasses
+import functools
+import typing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -86,6 +88,11 @@ class SearchOptions:
             raise ConfigError(f"confirm_share must be >= 0 and < 1, not {self.confirm_share}")
         if self.asha_eta < 2:
             raise ConfigError(f"asha_eta must be >= 2, not {self.asha_eta}")
+        for name, allowed in literal_fields().items():  # a config file or a caller skips argparse
+            value = getattr(self, name)
+            if value is not None and value not in allowed:
+                choices = ", ".join(map(str, allowed))
+                raise ConfigError(f"{name} must be one of {choices}, not {value!r}")
 
     @classmethod
     def from_keywords(cls, options: dict[str, Any]) -> SearchOptions:
@@ -95,6 +102,19 @@ class SearchOptions:
         if unknown:
             raise ConfigError(f"unknown option(s) {', '.join(unknown)}; valid: {', '.join(valid)}")
         return cls(**options)
+
+
+@functools.cache
+def literal_fields() -> dict[str, tuple[Any, ...]]:
+    """The choices of every SearchOptions field typed as a Literal (optional ones included)."""
+    hints = typing.get_type_hints(SearchOptions)
+    choices = {}
+    for name, hint in hints.items():
+        parts = typing.get_args(hint) if typing.get_origin(hint) is not Literal else (hint,)
+        allowed = [a for p in parts if typing.get_origin(p) is Literal for a in typing.get_args(p)]
+        if allowed:
+            choices[name] = tuple(allowed)
+    return choices
 
 
 def budget_of(options: Any) -> Budget:

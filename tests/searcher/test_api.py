@@ -66,6 +66,8 @@ def test_bad_keywords_are_one_config_error() -> None:
         api.search(n_trials=0)
     with pytest.raises(ConfigError, match="asha_eta must be >= 2"):
         SearchOptions(asha_eta=1)
+    with pytest.raises(ConfigError, match="stopping must be one of calibrated, asha, median, none"):
+        SearchOptions(stopping="asa")  # type: ignore[arg-type]
 
 
 def fake_study(tmp_path: Path, trained: int = 12) -> str:

@@ -73,6 +73,11 @@ def test_malformed_config_file_is_refused(tmp_path: Path, run_args: list[str], c
     bad.write_text("trials: 3\n")
     assert run_cli([*run_args, "--config", str(bad)]) == 2
     assert "unknown option(s) trials; valid:" in capsys.readouterr().err
+    bad.write_text("sampler: bogus\n")  # a config value skips argparse's choices
+    assert run_cli([*run_args, "--config", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "sampler must be one of front, tpe, not 'bogus'" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "study.db").exists()  # refused before any study was opened
 
 
 @pytest.mark.slow
