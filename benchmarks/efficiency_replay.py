@@ -29,7 +29,7 @@ from searcher.run.pruning import CostBucketMedianStopper
 from searcher.run.racing import CAP, CONFIRM_SHARE, RACE_AFTER, next_seeds
 from searcher.study import attrs
 from searcher.study.anchor import anchors
-from searcher.study.contest import PRIOR_SPREAD, Point, seed_spread
+from searcher.study.contest import PRIOR_SPREAD, Point, mean_front, seed_spread
 from searcher.study.front_sampler import FrontSampler
 from searcher.study.open import DIRECTIONS
 from searcher.study.records import TrialRecord
@@ -90,12 +90,14 @@ class Replay:
     settings: Settings
     goal: float = math.inf  # the replay ends once it holds `goal` hypervolume
     horizon: int = 0  # ... and has spent `horizon` epochs
+    report_at: int = 0  # the search stops once it holds `goal` and spent this (`end`)
 
     def __post_init__(self) -> None:
         self.truth = {e.key: (e.truth, math.log10(e.gflops)) for e in self.table.values()}
         self.front = true_front(self.truth)
         self.ref = reference_point_of(self.truth)
         self.epochs = self.confirm_epochs = 0
+        self.opened: int | None = None  # epochs spent when racing opened
         self.records: list[TrialRecord] = []
         self.seen: set[str] = set()
         self.runs: dict[str, list[int]] = {}  # the seeds each candidate ran with, in order
@@ -103,6 +105,7 @@ class Replay:
         self.stopped: set[str] = set()  # candidates whose every run so far was stopped
         self.trace: list[Sample] = [Sample(0, 0.0, 0.0, 0.0)]
         self.cache: dict[tuple[int, int], Calibration] = {}
+        self.end: Sample | None = None  # the front reported when the search stops, closed
 
     @property
     def done(self) -> bool:
@@ -135,17 +138,48 @@ class Replay:
             self.finals.setdefault(entry.cid, []).append((seed, curve[-1]))
         points = self.points()
         self.trace.append(score(points, self.truth, self.front, self.ref, self.epochs))
+        if (
+            self.end is None
+            and self.trace[-1].hypervolume >= self.goal
+            and (self.epochs >= self.report_at)
+        ):
+            self.end = self.closed()
 
-    def points(self) -> list[Point]:
-        return [Point(self.table[cid].key, math.log10(self.table[cid].gflops),
-                      tuple(a for _, a in runs)) for cid, runs in self.finals.items()]  # fmt: skip
+    def closed(self) -> Sample:
+        """The front the search reports if it stops now: as `searcher run`'s closing pass
+        (race_step.Racer.step(closing=True)), each contested mean-front point still on one
+        seed gets a second, past the share; the main replay goes on unchanged."""
+        finals = {cid: list(runs) for cid, runs in self.finals.items()}
+        by_key = {e.key: e for e in self.table.values()}
+        rng, epochs = random.Random(), self.epochs
+        rng.setstate(self.rng.getstate())
+        cap = min(2, self.settings.confirm_cap)
+        while self.settings.confirm_share > 0:
+            points = self.points(finals)
+            front = {p.key for p in mean_front(points)}
+            spread = seed_spread(points, self.settings.confirm_prior)
+            chosen = [k for k in next_seeds(points, spread, cap) if k in front]
+            if not chosen:
+                break
+            entry = by_key[chosen[0]]
+            done = {s for s, _ in finals[entry.cid]}
+            seed = rng.choice([s for s in range(len(entry.curves)) if s not in done])
+            finals[entry.cid].append((seed, entry.curves[seed][-1]))
+            epochs += len(entry.curves[seed])
+        return score(self.points(finals), self.truth, self.front, self.ref, epochs)
+
+    def points(self, finals: dict[str, list[tuple[int, float]]] | None = None) -> list[Point]:
+        return [Point(self.table[cid].key, self.table[cid].gflops, tuple(a for _, a in runs))
+                for cid, runs in (self.finals if finals is None else finals).items()]  # fmt: skip
 
     def confirm(self) -> None:
         """Further seeds for the contested points, one at a time, within the share."""
         share, by_key = self.settings.confirm_share, {e.key: e for e in self.table.values()}
-        while share > 0 and len(self.finals) >= RACE_AFTER:
+        if self.opened is None and len(self.finals) >= RACE_AFTER:
+            self.opened = self.epochs  # as race_step.ledger: the share counts from here
+        while share > 0 and self.opened is not None:
             epochs = len(next(iter(self.table.values())).curves[0])
-            if self.confirm_epochs + epochs > share * (self.epochs + epochs):
+            if self.confirm_epochs + epochs > share * (self.epochs - self.opened + epochs):
                 return
             points = self.points()
             spread = seed_spread(points, self.settings.confirm_prior)
@@ -190,12 +224,21 @@ def read_curve(curve: tuple[float, ...], stopper: Callable[[EpochReport], None] 
     return len(curve)
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """A replay's scored front after every run, and the (closed) front it reports at its end."""
+
+    trace: list[Sample]
+    end: Sample
+
+
 def replay(
     strategy: str, seed: int, table: dict[str, Entry], space: SearchSpace, budget_epochs: int,
-    settings: Settings, goal: float = math.inf, horizon: int = 0,
-) -> list[Sample]:  # fmt: skip
+    settings: Settings, goal: float = math.inf, horizon: int = 0, report_at: int = 0,
+) -> Outcome:  # fmt: skip
     sampler, _, stopping = strategy.partition("+")
-    run = Replay(table, random.Random(seed), stopping or "none", settings, goal, horizon)  # type: ignore[arg-type]
+    run = Replay(table, random.Random(seed), stopping or "none", settings, goal, horizon,  # type: ignore[arg-type]
+                 report_at)  # fmt: skip
     if sampler == "random":
         order = sorted(table)
         run.rng.shuffle(order)
@@ -205,9 +248,9 @@ def replay(
             run.train(cid, reference=False)
             if run.retries(cid):
                 order.insert(run.rng.randrange(order.index(cid) + 1, len(order) + 1), cid)
-        return run.trace
-    _replay_study(run, seed, space, budget_epochs, sampler)
-    return run.trace
+    else:
+        _replay_study(run, seed, space, budget_epochs, sampler)
+    return Outcome(run.trace, run.end or run.closed())
 
 
 def _replay_study(

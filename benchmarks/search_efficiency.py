@@ -31,7 +31,6 @@ import os
 import statistics
 import time
 from pathlib import Path
-from typing import Any
 
 import optuna
 from efficiency_chart import draw_curves
@@ -39,6 +38,7 @@ from efficiency_replay import (
     DEFAULT_STRATEGY,
     MAX_PROPOSALS,
     STRATEGIES,
+    Outcome,
     Settings,
     entries,
     replay,
@@ -54,26 +54,27 @@ LEVEL = 0.99
 
 
 def _replay_job(job: tuple) -> tuple[str, int, list]:
-    strategy, seed, raw, space_name, epochs, budget, settings, goal, horizon = job
+    strategy, seed, raw, space_name, epochs, budget, settings, goal, horizon, report_at = job
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     space = table_space(space_name, epochs)
-    trace = replay(strategy, seed, entries(raw), space, budget, settings, goal, horizon)
-    return strategy, seed, trace
+    outcome = replay(strategy, seed, entries(raw), space, budget, settings, goal, horizon,
+                     report_at)  # fmt: skip
+    return strategy, seed, outcome
 
 
 def run_replays(
     args: argparse.Namespace, raw: dict, settings: Settings, budget: int, goal: float,
-    horizon: int,
-) -> dict[str, list]:  # fmt: skip
+    horizon: int, report_at: int,
+) -> dict[str, list[Outcome]]:  # fmt: skip
     """Seed-major order, so replays cut short by --deadline-s still cover every strategy."""
-    jobs = [(s, seed, raw, args.space, args.epochs, budget, settings, goal, horizon)
+    jobs = [(s, seed, raw, args.space, args.epochs, budget, settings, goal, horizon, report_at)
             for seed in range(args.replays) for s in args.strategies]  # fmt: skip
-    traces: dict[str, list] = {s: [] for s in args.strategies}
+    traces: dict[str, list[Outcome]] = {s: [] for s in args.strategies}
     deadline = time.perf_counter() + args.deadline_s
     context = multiprocessing.get_context("spawn")
     with context.Pool(args.workers) as pool:
-        for strategy, _, trace in pool.imap_unordered(_replay_job, jobs):
-            traces[strategy].append(trace)
+        for strategy, _, outcome in pool.imap_unordered(_replay_job, jobs):
+            traces[strategy].append(outcome)
             if time.perf_counter() > deadline:
                 print(f"--deadline-s {args.deadline_s:g} reached: reporting the replays done")
                 pool.terminate()
@@ -81,14 +82,11 @@ def run_replays(
     return traces
 
 
-def end_of(trace: list, goal: float, budget_at: int) -> Any:
-    """The front a replay reports when it ends: once it holds `goal` and spent `budget_at`
-    (the last sample if it never does)."""
-    return next((s for s in trace if s.hypervolume >= goal and s.epochs >= budget_at), trace[-1])
-
-
-def summarise(traces: dict[str, list], best: float, budget_at: int, full: int) -> list[list[str]]:
+def summarise(
+    outcomes: dict[str, list[Outcome]], best: float, budget_at: int, full: int
+) -> list[list[str]]:
     """One row per strategy; epochs ratios against random search (with its confirmation)."""
+    traces = {s: [o.trace for o in runs] for s, runs in outcomes.items()}
     reach = {s: [epochs_to_reach(t, LEVEL * best) for t in runs] for s, runs in traces.items()}
     baseline = percentile(reach["random"], 0.5) if reach.get("random") else math.nan
     fmt = lambda v: "never" if math.isinf(v) else f"{v:.0f}"  # noqa: E731
@@ -96,7 +94,7 @@ def summarise(traces: dict[str, list], best: float, budget_at: int, full: int) -
     for strategy, runs in traces.items():
         median = percentile(reach[strategy], 0.5)
         hv = [at_budget(t, budget_at).hypervolume / best for t in runs]
-        end = [end_of(t, LEVEL * best, budget_at) for t in runs]
+        end = [o.end for o in outcomes[strategy]]
         complete = [at_budget(t, full) for t in runs]  # every strategy at the same epochs
         rows.append([
             strategy + (" (default)" if strategy == DEFAULT_STRATEGY else ""),
@@ -118,11 +116,11 @@ HEADERS = ["strategy", "reached 99% HV", "epochs to 99% (25-75%)", "/ random",
            "at full cost: on front / overstated"]  # fmt: skip
 
 
-def draw(path: Path, traces: dict[str, list], best: float, budget: int) -> None:
+def draw(path: Path, outcomes: dict[str, list[Outcome]], best: float, budget: int) -> None:
     xs = [budget * i / 100 for i in range(101)]
     series = {}
-    for strategy, runs in traces.items():
-        grid = [[at_budget(t, int(x)).hypervolume / best for t in runs] for x in xs]
+    for strategy, runs in outcomes.items():
+        grid = [[at_budget(o.trace, int(x)).hypervolume / best for o in runs] for x in xs]
         series[strategy] = tuple([percentile(g, q) for g in grid] for q in (0.5, 0.25, 0.75))
     draw_curves(path, xs, series, "reported front's hypervolume at the truth against epochs",
                 "epochs trained (confirmation included)", "fraction of the true front's hypervolume")  # fmt: skip
@@ -197,7 +195,7 @@ def report(args: argparse.Namespace, raw: dict) -> None:
     budget_at = round(full * args.budget_fraction)
     settings = settings_of(args)
     start = time.perf_counter()
-    traces = run_replays(args, raw, settings, full * 2, LEVEL * best, horizon=full)
+    traces = run_replays(args, raw, settings, full * 2, LEVEL * best, full, budget_at)
     print(f"replayed {args.replays} seeds x {len(traces)} strategies in "
           f"{time.perf_counter() - start:.0f} s; {settings}; training every candidate once "
           f"costs {full} epochs, the fixed budget is {budget_at}; a replay ends once it holds "

@@ -10,7 +10,13 @@ import pandas as pd
 import yaml
 
 from searcher.study import attrs
-from searcher.study.frontier import FrontView, front_view, pareto_front, seed_mean
+from searcher.study.frontier import (
+    FrontView,
+    front_view,
+    pareto_front,
+    seed_mean,
+    standard_error,
+)
 from searcher.study.records import TrialRecord, read_records
 from searcher.study.running import duration, progress_text
 
@@ -160,9 +166,10 @@ def view_of(records: list[TrialRecord], cost_key: str) -> FrontView:
 
 
 def with_errors(frame: pd.DataFrame, view: FrontView, trials: set[int]) -> pd.DataFrame:
-    """`frame`'s rows of `trials` with the standard error of each mean (the study's seed
-    spread / sqrt(seeds)) and the trials each is tied with (`tie with`)."""
+    """`frame`'s rows of `trials` with the standard error of each mean (one seed's spread at
+    that accuracy / sqrt(seeds)) and the trials each is tied with (`tie with`)."""
     rows = frame[frame["trial"].isin(trials)].copy()
-    rows["se"] = view.spread / rows["seeds"].astype(float) ** 0.5
+    rows["se"] = [standard_error(view.spread, float(m), float(n))
+                  for m, n in zip(rows["mean_accuracy"], rows["seeds"], strict=True)]  # fmt: skip
     rows["tie with"] = [" ".join(f"#{n}" for n in view.ties.get(int(t), ())) for t in rows["trial"]]
     return rows

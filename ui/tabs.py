@@ -11,6 +11,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from searcher.study.frontier import spread_words
 from searcher.study.storage import redact
 from searcher.study.tables import divide_rows
 from ui import charts
@@ -128,7 +129,7 @@ def frontier_tab(
         )
     st.markdown(
         f"**Pareto front: {len(front)} of {len(frame)} trials**, on seed means (accuracy: mean ± "
-        f"its standard error, seed spread {view.spread:.4f}; `tie with`: not told apart by the seeds)"
+        f"its standard error, {spread_words(view.spread)}; `tie with`: not told apart by the seeds)"
     )
     front = front.assign(accuracy=[f"{m:.4f} ± {e:.4f}" for m, e in zip(front["mean_accuracy"], front["se"], strict=True)])  # fmt: skip
     columns = ["trial", "label", "accuracy", "seeds", "tie with", cost, "S", "width", "family",

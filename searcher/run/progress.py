@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from searcher.study import attrs
-from searcher.study.frontier import front_view, seed_mean
+from searcher.study.frontier import front_view, seed_mean, spread_words
 from searcher.study.open import OBJECTIVE_ATTRS
 from searcher.study.records import TrialRecord
 from searcher.study.storage import redact
@@ -138,8 +138,8 @@ class Progress:
         front = view.front
         self.out(
             f"Pareto front of study '{summary.study_name}' ({len(front)} of {len(records)} "
-            f"trials; accuracy: mean over seeds ± its standard error, seed spread "
-            f"{view.spread:.4f}; `tie with`: not told apart by the seeds):"
+            f"trials; accuracy: mean over seeds ± its standard error, {spread_words(view.spread)}; "
+            f"`tie with`: not told apart by the seeds):"
         )
         self.out(render(frontier_rows(front, view)))
         if front:

@@ -1,8 +1,11 @@
 """Which points of a noisy accuracy-cost front are told apart, and which are ties.
 
 Cost (GFLOPs, parameters) is exact, so dominance between two points is a test on accuracy
-alone: a pair is resolved when its gap in mean accuracy exceeds `z` standard errors of that gap,
-the standard error coming from the study's pooled seed spread. Only pairs whose order decides
+alone: a pair is resolved when its gap in mean accuracy exceeds `z` standard errors of that gap.
+Seed noise scales with the error rate (on the digits tables one seed's accuracy varies by 4
+points at 0.85 and by 0.2 at 0.995, while the log of the error rate varies by 0.2-0.6 at every
+level), so the study's pooled seed spread is measured on log(1 - accuracy), and a point's
+spread in accuracy is that times its own error rate. Only pairs whose order decides
 whether one of them is on the front matter; a point clearly dominated by a third point is not
 worth a seed, whatever its gap to a neighbour. Pure (no optuna) so the dashboard, `searcher run`
 and the replay benchmark share one rule.
@@ -17,9 +20,10 @@ from dataclasses import dataclass
 
 # One-sided 95 %: the question is directional (is the one ahead really ahead?).
 Z = 1.645
-# One seed's accuracy spread before the study has measured its own: one point of accuracy (the
-# digits space's seeds differ by a median 1.1 points on its 359-image validation split).
-PRIOR_SPREAD = 0.01
+# One seed's spread in log(1 - accuracy) before the study has measured its own (the digits
+# tables: 0.2-0.6, 0.4 at 0.97-0.99 accuracy; 0.4 is 0.4 points of accuracy at 0.99).
+PRIOR_SPREAD = 0.4
+ERROR_FLOOR = 1e-3  # a perfect run's error rate, for the log: a fraction of one image
 PRIOR_FREEDOM = 2  # the weight of that prior, in degrees of freedom of the pooled estimate
 
 
@@ -45,19 +49,35 @@ class Point:
         return len(self.accuracies)
 
 
+def log_error(accuracy: float) -> float:
+    return math.log(max(1.0 - accuracy, ERROR_FLOOR))
+
+
 def seed_spread(points: Sequence[Point], prior: float) -> float:
-    """Pooled within-point standard deviation over seeds (each point's own mean removed), from
-    the points with at least two seeds; `prior` until one has. The prior counts as
-    PRIOR_FREEDOM degrees of freedom, so one pair of seeds that happen to agree does not
-    declare every gap resolved."""
+    """Pooled within-point standard deviation of log(1 - accuracy) over seeds (each point's own
+    mean removed), from the points with at least two seeds; `prior` until one has. The prior
+    counts as PRIOR_FREEDOM degrees of freedom, so one pair of seeds that happen to agree does
+    not declare every gap resolved."""
     squares = PRIOR_FREEDOM * prior**2
     freedom = PRIOR_FREEDOM
     for p in points:
         if p.n >= 2:
-            mean = p.mean
-            squares += sum((a - mean) ** 2 for a in p.accuracies)
+            logs = [log_error(a) for a in p.accuracies]
+            mean = statistics.fmean(logs)
+            squares += sum((v - mean) ** 2 for v in logs)
             freedom += p.n - 1
     return math.sqrt(squares / freedom)
+
+
+def accuracy_spread(spread: float, accuracy: float) -> float:
+    """One seed's standard deviation in accuracy at `accuracy`, from the study's log-scale
+    spread (the delta method: d log(1 - a) = da / (1 - a))."""
+    return spread * max(1.0 - accuracy, ERROR_FLOOR)
+
+
+def standard_error(point: Point, spread: float) -> float:
+    """The standard error of the point's mean accuracy."""
+    return accuracy_spread(spread, point.mean) / math.sqrt(point.n)
 
 
 def dominates(a: Point, b: Point) -> bool:
@@ -78,7 +98,7 @@ def mean_front(points: Sequence[Point]) -> list[Point]:
 
 def margin(a: Point, b: Point, spread: float, z: float = Z) -> float:
     """The gap in mean accuracy a pair must exceed to count as resolved."""
-    return z * spread * math.sqrt(1 / a.n + 1 / b.n)
+    return z * math.hypot(standard_error(a, spread), standard_error(b, spread))
 
 
 def closeness(a: Point, b: Point, spread: float, z: float = Z) -> float:
@@ -121,13 +141,19 @@ def near_front(points: Sequence[Point], spread: float, z: float = Z) -> list[Poi
     cost. A point further below is clearly dominated and clearly behind every front point
     at or above its cost, so it is in no unresolved pair: a study of 10 000 trials compares
     the few hundred near its front, not all pairs."""
-    widest = z * spread * math.sqrt(2)
     best_at: dict[float, float] = {}
     best = -math.inf
     for p in sorted(points, key=lambda p: p.cost):
         best = max(best, p.mean)
         best_at[p.cost] = best  # the last of equal costs: every point of that cost counted
-    return [p for p in points if best_at[p.cost] - p.mean < widest]
+    return [
+        p for p in points if best_at[p.cost] - p.mean < widest(p.mean, best_at[p.cost], spread, z)
+    ]
+
+
+def widest(mean: float, best: float, spread: float, z: float) -> float:
+    """The margin of a one-seed point at `mean` against a one-seed point at `best`."""
+    return z * math.hypot(accuracy_spread(spread, mean), accuracy_spread(spread, best))
 
 
 def ties(points: Sequence[Point], spread: float, cap: int) -> set[frozenset[int]]:

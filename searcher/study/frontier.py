@@ -8,7 +8,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from searcher.study import attrs
-from searcher.study.contest import PRIOR_SPREAD, Point, seed_spread, unresolved_pairs
+from searcher.study.contest import (
+    PRIOR_SPREAD,
+    Point,
+    accuracy_spread,
+    seed_spread,
+    unresolved_pairs,
+)
 from searcher.study.records import TrialRecord
 
 COST_KEYS = (attrs.GFLOPS, attrs.PARAMS_M, attrs.LATENCY_MS)
@@ -73,15 +79,26 @@ class FrontView:
     order against a front point the seeds have not resolved (ties, `tie with` in tables)."""
 
     front: list[TrialRecord]
-    spread: float
+    spread: float  # one seed's standard deviation of log(1 - accuracy) (searcher/study/contest.py)
     ties: dict[int, tuple[int, ...]]  # trial -> trials it is not told apart from
 
     def seeds(self, record: TrialRecord) -> int:
         return len(record.attrs.get(attrs.CONFIRM_SEEDS) or ()) or 1
 
     def error(self, record: TrialRecord) -> float:
-        """The standard error of the trial's mean: the pooled seed spread / sqrt(seeds)."""
-        return self.spread / math.sqrt(self.seeds(record))
+        """The standard error of the trial's mean accuracy: one seed's spread at that accuracy
+        (the study's log-scale spread times the error rate) / sqrt(seeds)."""
+        return standard_error(self.spread, float(seed_mean(record)), self.seeds(record))  # type: ignore[arg-type]
+
+
+def standard_error(spread: float, accuracy: float, seeds: int | float) -> float:
+    """A mean's standard error at `accuracy` over `seeds`, from the log-scale seed spread."""
+    return accuracy_spread(spread, accuracy) / math.sqrt(seeds)
+
+
+def spread_words(spread: float) -> str:
+    """The log-scale seed spread as a reader takes it: the factor one seed moves the error rate."""
+    return f"seed spread x{math.exp(spread):.2f} on the error rate"
 
 
 def front_view(
@@ -107,6 +124,7 @@ def front_summary(view: FrontView, cost_key: str) -> dict[str, object]:
                 "trial": r.number,
                 "mean_accuracy": round(float(seed_mean(r)), 6),  # type: ignore[arg-type]
                 "seeds": view.seeds(r),
+                "standard_error": round(view.error(r), 6),
                 "tie_with": list(view.ties.get(r.number, ())),
             }
             for r in view.front

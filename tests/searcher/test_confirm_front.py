@@ -36,11 +36,11 @@ def test_a_lucky_first_run_leaves_the_front_once_its_seeds_say_so() -> None:
 
 
 def test_the_view_states_the_spread_and_the_ties() -> None:
-    view = front_view(RECORDS)  # no seeds yet: the prior spread, one point of accuracy
-    assert view.spread == pytest.approx(0.01)
+    view = front_view(RECORDS)  # no seeds yet: the prior spread, 0.4 in log(1 - accuracy)
+    assert view.spread == pytest.approx(0.4)
     assert view.ties[1] == (2, 3) and 0 not in view.ties  # 0 is 7 points below 1: resolved
     rows = frontier_rows(view.front, view)
-    assert rows[1]["accuracy"] == "0.9700 ± 0.0100" and rows[1]["seeds"] == 1
+    assert rows[1]["accuracy"] == "0.9700 ± 0.0120" and rows[1]["seeds"] == 1  # 0.4 * 0.03
     assert rows[1]["tie with"] == "#2 #3" and rows[0]["tie with"] == ""
     summary = front_summary(view, attrs.GFLOPS)
     assert [t["trial"] for t in summary["trials"]] == [0, 1, 3]  # type: ignore[index]

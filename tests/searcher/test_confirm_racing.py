@@ -64,7 +64,7 @@ def racing(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
     monkeypatch.setattr(race_step, "train", trainer)
     monkeypatch.setattr(confirm_module, "train", trainer)
     monkeypatch.setattr(race_step, "RACE_AFTER", 2)
-    monkeypatch.setattr(race_step, "PRIOR_SPREAD", 0.05)
+    monkeypatch.setattr(race_step, "PRIOR_SPREAD", 1.0)  # in log(1 - accuracy): an e-fold
     monkeypatch.setattr("searcher.run.seed_claim.SETTLE_S", 0.0)
     return calls
 
@@ -91,7 +91,8 @@ def test_contested_points_get_seeds_that_take_slots_of_the_target(
     closing = closing_runs(out)  # after the slots: front points still on one seed
     assert trained_trials(study) + runs - closing == 6  # --n-trials counts trainings
     spent = ledger(read_records(study), study.user_attrs, now=0.0)
-    assert spent.confirm_epochs <= 0.5 * (spent.trial_epochs + spent.confirm_epochs)
+    within = spent.confirm_epochs - closing * EPOCHS  # the closing pass may pass the share
+    assert within <= 0.5 * (spent.trial_epochs + within)
     for number, seeds in confirmations(study.user_attrs).items():
         own = read_records(study)[number]
         assert seeds[str(own.attrs[attrs.SEED])] == own.accuracy  # the trial's own run counts
@@ -111,17 +112,20 @@ def test_no_share_no_confirmation(
 
 
 def test_a_resumed_run_and_searcher_confirm_reuse_the_stored_seeds(
-    tmp_path: Path, run_args: list[str], racing: list[tuple[str, int]]
-) -> None:
+    tmp_path: Path, run_args: list[str], racing: list[tuple[str, int]],
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
     assert main([*run_args, "--n-trials", "4", "--confirm-share", "0.5"]) == 0
+    closing = closing_runs(capsys.readouterr().out)
     first = len(racing)
     stored = confirmations(load(tmp_path).user_attrs)
     assert first >= 1
     assert main([*run_args, "--n-trials", "2", "--confirm-share", "0.5"]) == 0
+    closing += closing_runs(capsys.readouterr().out)
     study = load(tmp_path)
     for number, seeds in stored.items():  # the first run's seeds are kept, not retrained
         assert confirmations(study.user_attrs)[number].items() >= seeds.items()
-    assert trained_trials(study) + confirmation_runs(study.user_attrs) == 6
+    assert trained_trials(study) + confirmation_runs(study.user_attrs) - closing == 6
     command = ["confirm", "--storage", storage(tmp_path), "--study", "tiny", "--seeds", "2"]
     assert main(command) == 0
     assert len(set(racing)) == len(racing)  # across both runs and `confirm`: nothing twice
@@ -184,6 +188,20 @@ def test_the_ledger_keeps_confirmation_within_the_share() -> None:
     assert Ledger(trial_epochs=30, confirm_epochs=0).allows(6, share=0.25)  # 6 <= 9
     assert not Ledger(trial_epochs=30, confirm_epochs=6).allows(6, share=0.25)  # 12 > 10.5
     assert not Ledger(trial_epochs=30, confirm_epochs=0).allows(6, share=0.0)
+
+
+def test_the_share_counts_the_training_since_racing_opened(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Trials up to the one that made RACE_AFTER trained points owe no seeds: counting them let
+    racing spend its whole share in a burst the moment it opened."""
+    from searcher.study.records import TrialRecord
+
+    monkeypatch.setattr(race_step, "RACE_AFTER", 2)
+    done = {attrs.EPOCHS_RUN: 10}
+    records = [TrialRecord(0, "COMPLETE", "trained", done), TrialRecord(1, "COMPLETE", "pruned", {attrs.EPOCHS_RUN: 4}),
+               TrialRecord(2, "COMPLETE", "trained", done), TrialRecord(3, "COMPLETE", "trained", done),
+               TrialRecord(4, "FAIL", "failed", done), TrialRecord(5, "COMPLETE", "pruned", {attrs.EPOCHS_RUN: 4})]  # fmt: skip
+    assert ledger(records, {}, now=0.0).trial_epochs == 14  # trials 3 and 5
+    assert ledger(records[:3], {}, now=0.0).trial_epochs == 0
 
 
 def test_the_closing_pass_confirms_a_contested_front_point_the_last_slot_trained(

@@ -7,20 +7,41 @@ import math
 import pytest
 
 from searcher.run.racing import next_seeds
-from searcher.study.contest import Point, mean_front, seed_spread, ties, unresolved_pairs
+from searcher.study.contest import (
+    Point,
+    accuracy_spread,
+    closeness,
+    mean_front,
+    seed_spread,
+    ties,
+    unresolved_pairs,
+)
 
-SPREAD = 0.01  # one seed's standard deviation: one point of accuracy
+SPREAD = 0.2  # one seed's standard deviation of log(1 - accuracy): one point of accuracy at 0.95
 
 
 def point(key: int, cost: float, *accuracies: float) -> Point:
     return Point(key, cost, tuple(accuracies))
 
 
-def test_seed_spread_pools_within_point_deviations_and_falls_back_to_the_prior() -> None:
-    assert seed_spread([point(0, 1, 0.9)], prior=0.02) == 0.02
-    points = [point(0, 1, 0.90, 0.92), point(1, 2, 0.80, 0.80, 0.83), point(2, 3, 0.5)]
-    # squares: 2 * 0.01^2 + (0.01^2 + 0.01^2 + 0.02^2), freedom 1 + 2; the prior: 2 * 0.02^2, 2
-    assert seed_spread(points, 0.02) == pytest.approx(math.sqrt((0.0008 + 0.0008) / 5))
+def test_seed_spread_pools_within_point_deviations_of_the_log_error_and_falls_back_to_the_prior() -> (
+    None
+):
+    assert seed_spread([point(0, 1, 0.9)], prior=0.3) == 0.3
+    # error rates 0.1 / 0.2 and 0.01 / 0.01 / 0.04: each log's deviation from its point's mean
+    points = [point(0, 1, 0.9, 0.8), point(1, 2, 0.99, 0.99, 0.96), point(2, 3, 0.5)]
+    half = math.log(2) / 2
+    third = [math.log(0.01) - (2 * math.log(0.01) + math.log(0.04)) / 3] * 2
+    third.append(math.log(0.04) - (2 * math.log(0.01) + math.log(0.04)) / 3)
+    squares = 2 * 0.3**2 + 2 * half**2 + sum(d * d for d in third)  # the prior: 2 freedoms
+    assert seed_spread(points, 0.3) == pytest.approx(math.sqrt(squares / (2 + 1 + 2)))
+
+
+def test_the_same_gap_is_resolved_near_perfect_accuracy_and_not_far_from_it() -> None:
+    # Seed noise scales with the error rate: one point apart at 0.85 is noise, at 0.99 it is not.
+    assert accuracy_spread(SPREAD, 0.85) == pytest.approx(0.03)
+    assert closeness(point(0, 1, 0.85), point(1, 2, 0.86), SPREAD) < 1
+    assert closeness(point(0, 1, 0.985), point(1, 2, 0.995), SPREAD) > 1
 
 
 def test_a_pair_of_agreeing_seeds_does_not_zero_the_spread() -> None:
@@ -53,19 +74,26 @@ def test_a_point_in_the_shadow_of_a_clear_dominator_gets_none() -> None:
     assert next_seeds(points, SPREAD) == []
 
 
-def test_fewest_seeds_first_then_most_contested() -> None:
-    points = [point(0, 1, 0.950), point(1, 2, 0.965), point(2, 3, 0.9651)]
-    chosen = next_seeds(points, SPREAD)
-    assert chosen[:2] == [1, 2]  # their gap is 0.01 points; 0 and 1 are 1.5 points apart
-    assert set(chosen) == {0, 1, 2}
-    points[1] = point(1, 2, 0.965, 0.965)
+def test_fewest_seeds_first_then_the_largest_share_of_the_front() -> None:
+    # All three on the front and contested; 1 holds 1.5 points over a decade of cost, 2 holds
+    # 0.01 points, 0 (the least accurate) none of the area above the worst mean.
+    points = [point(0, 1, 0.950), point(1, 10, 0.965), point(2, 11, 0.9651)]
+    assert next_seeds(points, SPREAD) == [1, 2, 0]
+    points[1] = point(1, 10, 0.965, 0.965)
     assert next_seeds(points, SPREAD)[-1] == 1  # its second seed is what it has over the others
 
 
+def test_among_points_off_the_front_the_most_contested_first() -> None:
+    points = [point(0, 1, 0.97), point(1, 2, 0.9690), point(2, 3, 0.9699), point(3, 4, 0.99)]
+    assert next_seeds(points, SPREAD)[-2:] == [2, 1]  # 2 is closer to 0 than 1 is
+
+
 def test_front_points_before_the_points_that_could_join_it() -> None:
-    # 1 is off the front (0 is cheaper and level), 2 is on it: 2 goes first though 1 is closer.
+    # 1 is off the front (0 is cheaper and level), 0 and 2 are on it: both go before 1, though
+    # 1 is the closest to 0.
     points = [point(0, 1, 0.950), point(1, 2, 0.9499), point(2, 3, 0.960)]
-    assert next_seeds(points, SPREAD) == [0, 2, 1]
+    chosen = next_seeds(points, SPREAD)
+    assert set(chosen[:2]) == {0, 2} and chosen[2] == 1
 
 
 def test_the_cap_holds() -> None:
