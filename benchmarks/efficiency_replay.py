@@ -138,11 +138,8 @@ class Replay:
             self.finals.setdefault(entry.cid, []).append((seed, curve[-1]))
         points = self.points()
         self.trace.append(score(points, self.truth, self.front, self.ref, self.epochs))
-        if (
-            self.end is None
-            and self.trace[-1].hypervolume >= self.goal
-            and (self.epochs >= self.report_at)
-        ):
+        reached = self.trace[-1].hypervolume >= self.goal and self.epochs >= self.report_at
+        if self.end is None and reached:
             self.end = self.closed()
 
     def closed(self) -> Sample:

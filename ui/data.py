@@ -10,13 +10,8 @@ import pandas as pd
 import yaml
 
 from searcher.study import attrs
-from searcher.study.frontier import (
-    FrontView,
-    front_view,
-    pareto_front,
-    seed_mean,
-    standard_error,
-)
+from searcher.study.contest import standard_error
+from searcher.study.frontier import FrontView, front_view, pareto_front, seed_mean
 from searcher.study.records import TrialRecord, read_records
 from searcher.study.running import duration, progress_text
 

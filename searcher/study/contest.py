@@ -75,9 +75,9 @@ def accuracy_spread(spread: float, accuracy: float) -> float:
     return spread * max(1.0 - accuracy, ERROR_FLOOR)
 
 
-def standard_error(point: Point, spread: float) -> float:
-    """The standard error of the point's mean accuracy."""
-    return accuracy_spread(spread, point.mean) / math.sqrt(point.n)
+def standard_error(spread: float, accuracy: float, seeds: int | float) -> float:
+    """A mean accuracy's standard error over `seeds`, from the study's log-scale spread."""
+    return accuracy_spread(spread, accuracy) / math.sqrt(seeds)
 
 
 def dominates(a: Point, b: Point) -> bool:
@@ -98,7 +98,7 @@ def mean_front(points: Sequence[Point]) -> list[Point]:
 
 def margin(a: Point, b: Point, spread: float, z: float = Z) -> float:
     """The gap in mean accuracy a pair must exceed to count as resolved."""
-    return z * math.hypot(standard_error(a, spread), standard_error(b, spread))
+    return z * math.hypot(standard_error(spread, a.mean, a.n), standard_error(spread, b.mean, b.n))
 
 
 def closeness(a: Point, b: Point, spread: float, z: float = Z) -> float:

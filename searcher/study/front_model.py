@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from searcher.study.contest import ERROR_FLOOR
 from space.candidate import Candidate
 
 
@@ -32,7 +33,6 @@ def describe(candidate: Candidate, log_cost: float, families: Sequence[str],
     return row
 
 
-ERROR_FLOOR = 1e-3  # a perfect run's error rate, for the log: a fraction of one image
 MAX_RUNS = 500  # a fit is cubic in its rows: past this, seed means, then a seeded subset
 
 

@@ -11,8 +11,8 @@ from searcher.study import attrs
 from searcher.study.contest import (
     PRIOR_SPREAD,
     Point,
-    accuracy_spread,
     seed_spread,
+    standard_error,
     unresolved_pairs,
 )
 from searcher.study.records import TrialRecord
@@ -89,11 +89,6 @@ class FrontView:
         """The standard error of the trial's mean accuracy: one seed's spread at that accuracy
         (the study's log-scale spread times the error rate) / sqrt(seeds)."""
         return standard_error(self.spread, float(seed_mean(record)), self.seeds(record))  # type: ignore[arg-type]
-
-
-def standard_error(spread: float, accuracy: float, seeds: int | float) -> float:
-    """A mean's standard error at `accuracy` over `seeds`, from the log-scale seed spread."""
-    return accuracy_spread(spread, accuracy) / math.sqrt(seeds)
 
 
 def spread_words(spread: float) -> str:
