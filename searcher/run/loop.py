@@ -24,7 +24,6 @@ from searcher.run.config import SearchConfig
 from searcher.run.objective import TrialObjective
 from searcher.run.progress import Progress
 from searcher.run.race_step import Racer
-from searcher.run.racing import RACE_WINDOW
 from searcher.run.recovery import (
     failed_meanwhile,
     pending_references,
@@ -186,7 +185,7 @@ class SearchLoop:
                 break
             if not self.propose:
                 continue
-            if self.free_slot and self.racing_open(start) and self.racer.step():
+            if self.free_slot and self.racer.step():
                 summary.counts["confirmation runs"] = summary.counts.get("confirmation runs", 0) + 1
                 idle = 0
                 self.progress.front(self.publish_front())
@@ -244,14 +243,6 @@ class SearchLoop:
             key = "closing confirmation runs"
             summary.counts[key] = summary.counts.get(key, 0) + 1
             self.progress.front(self.publish_front())
-
-    def racing_open(self, start: float) -> bool:
-        """Racing takes slots only in the run's last RACE_WINDOW, of its slots or its timeout."""
-        config = self.config
-        by_slots = self.slots_done >= self.target - RACE_WINDOW * config.n_trials
-        elapsed = time.perf_counter() - start
-        by_time = config.timeout_s is not None and elapsed >= (1 - RACE_WINDOW) * config.timeout_s
-        return by_slots or by_time
 
     def count_failures(self, status: str) -> None:
         """A failure that repeats for every candidate (a bad device, a full disk) stops the run

@@ -1,14 +1,15 @@
 """Racing inside `searcher run`: before each new trial the worker may spend the slot on one more
 seed of a point whose place on the front is not resolved (searcher/run/racing.py).
 
-A slot goes to racing when the study holds RACE_AFTER trained points, the run is in its last
-RACE_WINDOW (searcher/run/loop.py), some contested point is below the seed cap and no other
-worker trains it now, and the run fits the share: confirmation epochs, this run's included, stay
-within `confirm_share` of the study's training epochs (trials and confirmation runs) since racing
-could first open, after the trial that made RACE_AFTER trained points: the trials before are not
-owed seeds, and counting them let racing take its whole share at once the moment it opened
-(replays: 0.82-0.9x the epochs to 99 % of the front, with no fewer confirmed points). Each confirmation run takes one slot of the trial target, as a
-trial does (searcher/run/loop.py), so `--n-trials` counts trainings, not candidates. Once the
+A slot goes to racing when the study holds RACE_AFTER trained points, some contested point is
+below the seed cap and no other worker trains it now, and the run fits the share: confirmation
+epochs, this run's included, stay within `confirm_share` of the study's training epochs (trials
+and confirmation runs) since racing could first open, after the trial that made RACE_AFTER
+trained points: the trials before are not owed seeds, and counting them let racing take its
+whole share at once the moment it opened (replays: 0.82-0.9x the epochs to 99 % of the front,
+with no fewer confirmed points). This is what the replay benchmark replays
+(benchmarks/efficiency_replay.py `Replay.confirm`). Each confirmation run takes one slot of the
+trial target, as a trial does (searcher/run/loop.py), so `--n-trials` counts trainings, not candidates. Once the
 slots are spent, a closing pass gives a second seed to each contested point of the mean front
 still on one seed (the last trials had no slot left to be confirmed in): at most one run per
 front point, even past the share.

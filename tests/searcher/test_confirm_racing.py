@@ -204,6 +204,22 @@ def test_the_share_counts_the_training_since_racing_opened(monkeypatch: pytest.M
     assert ledger(records[:3], {}, now=0.0).trial_epochs == 0
 
 
+def test_racing_opens_with_the_trained_points_not_halfway_through_the_slots(
+    tmp_path: Path, run_args: list[str], racing: list[tuple[str, int]],
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """Racing follows the front as it grows, as the replay benchmark measured it: the first
+    seed comes right after the trial that opened racing (RACE_AFTER 2 here), not once half of
+    the run's 8 slots are spent (a wait whose owed share came in one burst)."""
+    assert main([*run_args, "--n-trials", "8", "--confirm-share", "0.5"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    first = next(i for i, line in enumerate(lines) if "[confirm trial" in line)
+    trials_before = {
+        m.group(1) for line in lines[:first] if (m := re.search(r"\[trial (\d+)\]", line))
+    }
+    assert len(trials_before) <= 3  # trained: 2 open racing, then one trial counts toward the share
+
+
 def test_the_closing_pass_confirms_a_contested_front_point_the_last_slot_trained(
     tmp_path: Path, run_args: list[str], racing: list[tuple[str, int]],
     capsys: pytest.CaptureFixture[str],
