@@ -94,6 +94,7 @@ class Replay:
 
     def __post_init__(self) -> None:
         self.truth = {e.key: (e.truth, math.log10(e.gflops)) for e in self.table.values()}
+        self.by_key = {e.key: e for e in self.table.values()}
         self.front = true_front(self.truth)
         self.ref = reference_point_of(self.truth)
         self.epochs = self.confirm_epochs = 0
@@ -147,7 +148,6 @@ class Replay:
         (race_step.Racer.step(closing=True)), each contested mean-front point still on one
         seed gets a second, past the share; the main replay goes on unchanged."""
         finals = {cid: list(runs) for cid, runs in self.finals.items()}
-        by_key = {e.key: e for e in self.table.values()}
         rng, epochs = random.Random(), self.epochs
         rng.setstate(self.rng.getstate())
         cap = min(2, self.settings.confirm_cap)
@@ -158,9 +158,10 @@ class Replay:
             chosen = [k for k in next_seeds(points, spread, cap) if k in front]
             if not chosen:
                 break
-            entry = by_key[chosen[0]]
-            done = {s for s, _ in finals[entry.cid]}
-            seed = rng.choice([s for s in range(len(entry.curves)) if s not in done])
+            entry = self.by_key[chosen[0]]
+            seed = unused_seed(entry, finals[entry.cid], rng)
+            if seed is None:
+                break
             finals[entry.cid].append((seed, entry.curves[seed][-1]))
             epochs += len(entry.curves[seed])
         return score(self.points(finals), self.truth, self.front, self.ref, epochs)
@@ -171,7 +172,7 @@ class Replay:
 
     def confirm(self) -> None:
         """Further seeds for the contested points, one at a time, within the share."""
-        share, by_key = self.settings.confirm_share, {e.key: e for e in self.table.values()}
+        share = self.settings.confirm_share
         if self.opened is None and len(self.finals) >= RACE_AFTER:
             self.opened = self.epochs  # as race_step.ledger: the share counts from here
         while share > 0 and self.opened is not None:
@@ -183,12 +184,11 @@ class Replay:
             chosen = next_seeds(points, spread, self.settings.confirm_cap)
             if not chosen:
                 return
-            entry = by_key[chosen[0]]
-            done = {s for s, _ in self.finals[entry.cid]}
-            free = [s for s in range(len(entry.curves)) if s not in done]
-            if not free:
+            entry = self.by_key[chosen[0]]
+            seed = unused_seed(entry, self.finals[entry.cid], self.rng)
+            if seed is None:
                 return
-            self.record(entry, self.rng.choice(free), len(entry.curves[0]))
+            self.record(entry, seed, len(entry.curves[0]))
             self.confirm_epochs += len(entry.curves[0])
 
     def retries(self, cid: str) -> bool:
@@ -205,6 +205,14 @@ class Replay:
             return CalibratedStopper(gflops, records, len(records), s.eta, s.min_epochs,
                                      exempt=retry, cache=self.cache, **s.stopper)  # fmt: skip
         return None
+
+
+def unused_seed(entry: Entry, runs: list[tuple[int, float]], rng: random.Random) -> int | None:
+    """A table seed the candidate has not run with (`searcher run` gives each confirmation run a
+    new seed); None once the table's seeds are spent."""
+    done = {seed for seed, _ in runs}
+    free = [seed for seed in range(len(entry.curves)) if seed not in done]
+    return rng.choice(free) if free else None
 
 
 def read_curve(curve: tuple[float, ...], stopper: Callable[[EpochReport], None] | None) -> int:
