@@ -166,7 +166,6 @@ class SearchLoop:
         self.racer = Racer(self.study, prepared.data, config, progress)
         self.free_slot = False  # set by work_left: a slot no trial or reference holds
         self.propose = True  # set by work_left: False while others hold every slot left
-        self.slots_done = 0  # trainings finished, trials and confirmation runs (work_left)
 
     def run(self) -> SearchSummary:
         config, summary = self.config, SearchSummary(self.config.study_name, self.prepared.url)
@@ -222,7 +221,6 @@ class SearchLoop:
             return True
         study_attrs = self.study.user_attrs
         done, running = slots_used(self.study, trials, study_attrs)
-        self.slots_done = done
         confirms = sum(confirmation_count(self.study, study_attrs))
         self.objective.target = self.target - confirms  # the slots left to trials
         if done >= self.target and not running_references:

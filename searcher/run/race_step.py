@@ -9,10 +9,10 @@ trained points: the trials before are not owed seeds, and counting them let raci
 whole share at once the moment it opened (replays: 0.82-0.9x the epochs to 99 % of the front,
 with no fewer confirmed points). This is what the replay benchmark replays
 (benchmarks/efficiency_replay.py `Replay.confirm`). Each confirmation run takes one slot of the
-trial target, as a trial does (searcher/run/loop.py), so `--n-trials` counts trainings, not candidates. Once the
-slots are spent, a closing pass gives a second seed to each contested point of the mean front
-still on one seed (the last trials had no slot left to be confirmed in): at most one run per
-front point, even past the share.
+trial target, as a trial does (searcher/run/loop.py), so `--n-trials` counts trainings, not
+candidates. Once the slots are spent, a closing pass gives a second seed to each contested
+point of the mean front still on one seed (the last trials had no slot left to be confirmed
+in): at most one run per front point, even past the share.
 """
 
 from __future__ import annotations

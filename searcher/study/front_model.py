@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from searcher.study.contest import ERROR_FLOOR
+from searcher.study.contest import log_error
 from space.candidate import Candidate
 
 
@@ -68,7 +68,7 @@ class FrontModel:
         ) + WhiteKernel(1e-2, (1e-4, 1.0))
         gp = GaussianProcessRegressor(kernel, normalize_y=True, random_state=self.seed)
         x = self.x[[self.index[cid] for cid, _ in runs]]
-        y = np.log(np.maximum(1.0 - np.array([accuracy for _, accuracy in runs]), ERROR_FLOOR))
+        y = np.array([log_error(accuracy) for _, accuracy in runs])
         with warnings.catch_warnings():  # bounds reached on tiny data: the fit is still usable
             warnings.simplefilter("ignore")
             gp.fit(x, y)
