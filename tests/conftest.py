@@ -8,6 +8,7 @@ import signal
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -185,3 +186,14 @@ def without_anchor(monkeypatch: pytest.MonkeyPatch) -> None:
     """New studies seeded with their references only, for tests about the references' queue or
     a seeded sampler's exact proposals (the anchor itself: tests/searcher/test_anchor.py)."""
     monkeypatch.setattr("searcher.study.open.anchors", lambda _space: [])
+
+
+@pytest.fixture(autouse=True)
+def fresh_outage_ledger() -> Iterator[None]:
+    """The working clock (searcher/study/outage.py) is per process: an outage a test leaves
+    open would freeze it for every later test on the same xdist worker (a claim's wait never
+    reaching its limit)."""
+    yield
+    from searcher.study import outage
+
+    outage._LEDGER = outage._Ledger()

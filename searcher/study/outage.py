@@ -154,6 +154,7 @@ class Outage:
                     f"limit {self.limit_s:g} s): {one_line(exc)}. The stored study is intact; "
                     "start this worker again once the database is back"
                 )
+                _LEDGER.end(id(self))  # this caller stops waiting: the process clock runs again
                 raise self.gave_up from None
 
     def answered(self) -> None:
