@@ -77,7 +77,8 @@ class Settings:
     confirm_cap: int = CAP  # seeds per point
     confirm_prior: float = PRIOR_SPREAD  # seed spread before two seeds of one point exist
     stopper: dict[str, Any] = field(default_factory=dict)  # CalibratedStopper's keywords
-    references: bool = True  # divco and TPE train the space's references first (random never)
+    references: Literal["first", "last"] = "last"  # when divco and TPE train the space's
+    # references (`searcher run --references`); random search never trains them apart
 
 
 @dataclass
@@ -91,6 +92,7 @@ class Replay:
     goal: float = math.inf  # the replay ends once it holds `goal` hypervolume
     horizon: int = 0  # ... and has spent `horizon` epochs
     report_at: int = 0  # the search stops once it holds `goal` and spent this (`end`)
+    last: tuple[str, ...] = ()  # references trained when the search stops, before closing
 
     def __post_init__(self) -> None:
         self.truth = {e.key: (e.truth, math.log10(e.gflops)) for e in self.table.values()}
@@ -144,12 +146,19 @@ class Replay:
             self.end = self.closed()
 
     def closed(self) -> Sample:
-        """The front the search reports if it stops now: as `searcher run`'s closing pass
+        """The front the search reports if it stops now: its references trained last (if
+        `last` names them and they are untrained), then, as `searcher run`'s closing pass
         (race_step.Racer.step(closing=True)), each contested mean-front point still on one
         seed gets a second, past the share; the main replay goes on unchanged."""
         finals = {cid: list(runs) for cid, runs in self.finals.items()}
         rng, epochs = random.Random(), self.epochs
         rng.setstate(self.rng.getstate())
+        for cid in self.last:  # as `searcher run --references last`: in the run's last slots
+            if cid in self.table and cid not in finals:
+                entry = self.table[cid]
+                seed = rng.randrange(len(entry.curves))
+                finals[cid] = [(seed, entry.curves[seed][-1])]
+                epochs += len(entry.curves[seed])
         cap = min(2, self.settings.confirm_cap)
         while self.settings.confirm_share > 0:
             points = self.points(finals)
@@ -261,14 +270,16 @@ def replay(
 def _replay_study(
     run: Replay, seed: int, space: SearchSpace, budget_epochs: int, kind: str
 ) -> None:
-    """divco's sampler (`kind`: front, with the table's exact costs, or tpe), its reference
-    trials and its anchor first, as `searcher run` creates a study (searcher/study/open.py)."""
+    """divco's sampler (`kind`: front, with the table's exact costs, or tpe), its anchor first
+    and its references first or last, as `searcher run` seeds a study (searcher/study/open.py)."""
     gflops = {e.cid: e.gflops for e in run.table.values()}
     sampler = FrontSampler(space, gflops, seed) if kind == "front" else make_sampler(seed)
     study = optuna.create_study(directions=list(DIRECTIONS), sampler=sampler)
     references = {c.id for c in space.reference_candidates()}
-    seeded_first = space.reference_candidates() if run.settings.references else []
-    for seeded in [*seeded_first, *anchors(space)]:
+    first = run.settings.references == "first"
+    if not first:
+        run.last = tuple(c.id for c in space.reference_candidates())
+    for seeded in [*(space.reference_candidates() if first else []), *anchors(space)]:
         study.enqueue_trial(seeded.to_params())
     idle, numbers = 0, {}  # the trial that trained each candidate
     for _ in range(MAX_PROPOSALS):

@@ -144,8 +144,8 @@ def parse_args() -> argparse.Namespace:
                         help="the calibrated rule's seed spread at a rung before one is measured")  # fmt: skip
     parser.add_argument("--budget-fraction", type=float, default=0.5,
                         help="the fixed budget, as a fraction of training every candidate once")  # fmt: skip
-    parser.add_argument("--no-references", action="store_true",
-                        help="divco and TPE without the space's references trained first")  # fmt: skip
+    parser.add_argument("--references", choices=("first", "last"), default="last",
+                        help="when divco and TPE train the space's references")  # fmt: skip
     parser.add_argument("--device", default="auto", help="for the table: cpu, cuda, auto")
     parser.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) // 2))
     parser.add_argument("--table", type=Path,
@@ -161,7 +161,7 @@ def settings_of(args: argparse.Namespace) -> Settings:
     stopper = {"hedge": args.hedge, "evidence": args.evidence, "max_miss": args.max_miss,
                "prior": args.prior}  # fmt: skip
     return Settings(args.eta, args.min_epochs, args.confirm_share, args.confirm_cap,
-                    stopper=stopper, references=not args.no_references)  # fmt: skip
+                    stopper=stopper, references=args.references)  # fmt: skip
 
 
 def main() -> None:

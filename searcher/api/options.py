@@ -72,6 +72,7 @@ class SearchOptions:
     devices_per_trial: int = 1
     confirm_share: float = CONFIRM_SHARE  # racing: further seeds for contested front points
     confirm_seeds: int = CAP
+    references: Literal["first", "last"] = "last"  # the space's references: before/after search
 
     def __post_init__(self) -> None:
         """The checks the command line's argument types make, for callers that skip it."""
@@ -186,4 +187,5 @@ def search_config(options: SearchOptions, space: SearchSpace | None = None) -> S
         latency_runtime=options.latency_runtime,
         confirm_share=options.confirm_share,
         confirm_seeds=options.confirm_seeds,
+        references=options.references,
     )

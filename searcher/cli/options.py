@@ -189,6 +189,10 @@ def add_search_arguments(parser: argparse.ArgumentParser, n_trials: int) -> None
         "--asha-min-epochs", type=positive_int, default=2, help="the lowest rung (calibrated, asha)"
     )
     add_confirm_arguments(parser)
+    parser.add_argument("--references", choices=["first", "last"], default="last",
+                        help="when the space's references (the undivided networks the paper "
+                        "compares against) train: before any proposal, or in the run's last "
+                        "slots (default: last, the front first)")  # fmt: skip
 
 
 def add_confirm_arguments(parser: argparse.ArgumentParser) -> None:

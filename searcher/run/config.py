@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from searcher.run.racing import CAP, CONFIRM_SHARE
-from searcher.study.open import Objective
+from searcher.study.open import Objective, ReferenceOrder
 from searcher.study.sampler import SamplerKind
 from space.budget import Budget
 from space.search_space import SearchSpace
@@ -59,6 +59,9 @@ class SearchConfig:
     # runs may take (0: none), and the seeds per contested point, its own run included.
     confirm_share: float = CONFIRM_SHARE
     confirm_seeds: int = CAP
+    # The space's references (the paper's undivided networks): trained before any proposal, or
+    # in the run's last slots, after the search (the default: the front comes first).
+    references: ReferenceOrder = "last"
 
     @property
     def devices(self) -> tuple[str, ...]:

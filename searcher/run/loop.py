@@ -2,9 +2,11 @@
 
 Each iteration is one `study.optimize(n_trials=1)` call, so Optuna's own machinery does the
 distributed parts: the heartbeat of the running trial and failing stale trials of killed
-workers. Before each trial the loop enqueues lost candidates and untrained references again
-(recovery.py), then decides whether to go on: until the study holds its target of trained
-candidates (pruned ones included: they used compute) and every reference is trained;
+workers. Before each trial the loop enqueues lost candidates again and, once they are due,
+untrained references (recovery.py), then decides whether to go on: until the study holds its
+target of trained candidates (pruned ones included: they used compute) and every reference is
+trained. References are due from the start (`--references first`) or when the slots left are
+the ones they hold (`last`, the default: the front first, the comparison after it);
 infeasible and duplicate proposals are stored so the sampler learns, but not counted.
 Confirmation runs (racing, searcher/run/race_step.py) take slots of the target too: before a
 new trial, a free slot may go to one more seed of a point the front hangs on.
@@ -112,7 +114,7 @@ def prepare(config: SearchConfig) -> PreparedSearch:
     opened = time.perf_counter()  # a new study costs every candidate once (its anchor)
     study = open_study(
         storage, config.study_name, space, config.data, config.objective, config.seed,
-        config.sampler,
+        config.sampler, config.references,
     )  # fmt: skip
     startup["study"] = time.perf_counter() - opened
     if isinstance(study.sampler, FrontSampler) and config.budget.is_static:  # costed above
@@ -124,10 +126,10 @@ def prepare(config: SearchConfig) -> PreparedSearch:
 
 
 def stopping_rule(config: SearchConfig) -> dict[str, object]:
-    """The sampler and early-stopping rule of the latest run; workers that join the study use
-    them too."""
+    """The sampler, early-stopping rule and reference order of the latest run; workers that
+    join the study use them too."""
     return {"sampler": config.sampler, "stopping": config.stopping, "asha_eta": config.asha_eta,
-            "asha_min_epochs": config.asha_min_epochs}  # fmt: skip
+            "asha_min_epochs": config.asha_min_epochs, "references": config.references}  # fmt: skip
 
 
 def study_records(study_name: str, storage: str) -> list[TrialRecord]:
@@ -208,19 +210,19 @@ class SearchLoop:
         references = space.reference_candidates()
         fail_stale_trials(self.study)  # a killed worker's trial first, so it is enqueued now
         trials = self.study.get_trials(deepcopy=False)  # one read for the whole step
-        requeued = requeue_lost(self.study, references, space.trial_params, trials)
-        for label in requeued:
-            self.progress.out(f"enqueued again: {label} (its last trial was lost or failed)")
-        if requeued:
-            trials = self.study.get_trials(deepcopy=False)
+        study_attrs = self.study.user_attrs
+        done, running = slots_used(self.study, trials, study_attrs)  # queued trials hold none
         pending, running_references = pending_references(
             self.study, references, space.trial_params, trials
         )
+        due = self.references_due(done + running, len(pending))
+        requeued = requeue_lost(self.study, references if due else [], space.trial_params, trials)
+        self.report_requeued(requeued, {r.label for r in pending})
+        if requeued:
+            trials = self.study.get_trials(deepcopy=False)
         self.free_slot, self.propose = False, True
-        if pending:  # the target never stops a study before its references are trained
+        if pending and due:  # the target never stops a study before its references are trained
             return True
-        study_attrs = self.study.user_attrs
-        done, running = slots_used(self.study, trials, study_attrs)
         confirms = sum(confirmation_count(self.study, study_attrs))
         self.objective.target = self.target - confirms  # the slots left to trials
         if done >= self.target and not running_references:
@@ -232,6 +234,18 @@ class SearchLoop:
         else:
             self.free_slot = True
         return True
+
+    def references_due(self, used: int, pending: int) -> bool:
+        """Untrained references train now: always when they come first; when they come last,
+        once the slots left are the ones they hold (claim.py keeps those from proposals)."""
+        return self.config.references == "first" or used + pending >= self.target
+
+    def report_requeued(self, labels: list[str], references: set[str]) -> None:
+        for label in labels:
+            if label in references and self.config.references == "last":
+                self.progress.out(f"queued: {label} (a reference, trained in the run's last slots)")
+            else:
+                self.progress.out(f"enqueued again: {label} (its last trial was lost or failed)")
 
     def close_contests(self, summary: SearchSummary) -> None:
         """The slots are spent: contested front points still on one seed get a second seed

@@ -4,9 +4,10 @@ A trial is lost when its worker was killed (Optuna's heartbeat marks it failed),
 or SIGTERM interrupted it. Neither is the candidate's fault, so its candidate is enqueued again
 until it is trained. A trial that failed with an error counts toward a per-candidate limit
 (`MAX_ERRORS`): a candidate that breaks the trainer three times is given up, with its errors
-stored on its trials. The space's references are also enqueued whenever none of their trials is
-done, running or waiting, so a resumed study trains them before new proposals and does not stop
-at its target while one is untrained.
+stored on its trials. The space's references, once they are due (from the start, or in the run's
+last slots: searcher/run/loop.py), are also enqueued whenever none of their trials is done,
+running or waiting, so they train before new proposals and a study does not stop at its target
+while one is untrained.
 """
 
 from __future__ import annotations
@@ -155,8 +156,9 @@ def requeue_lost(
     params_of: ParamsOf = Candidate.to_params,
     trials: list[FrozenTrial] | None = None,
 ) -> list[str]:
-    """Enqueues every lost candidate and every untrained reference that has no trial running or
-    waiting; returns their labels. References go first, so they train before new proposals."""
+    """Enqueues every lost candidate and every untrained reference (pass the due ones) that has no
+    trial running or waiting; returns their labels. References go first, so they train before
+    new proposals."""
     reference_ids = [r.id for r in references]
     known = histories(trials_of(study, trials), references, params_of)
     labels = []

@@ -1,4 +1,5 @@
-"""The anchor: the space's cheapest candidate, seeded into every new study after its references.
+"""The anchor: the space's cheapest candidate, seeded into every new study (after its references
+when they come first).
 
 No candidate can dominate the cheapest one (nothing is cheaper), so it is on every front the
 search can report, and it opens the front's cost axis: in a hypervolume on log cost the cheap

@@ -2,8 +2,11 @@
 
 A study remembers the fingerprint of the space it was created with and refuses to be resumed
 with another, so results from different spaces are never mixed. New studies are seeded with
-the space's reference points (each reference network at every S), so every frontier includes
-the paper's "divide or not" comparison, then with its cheapest candidate (searcher/study/anchor.py).
+its cheapest candidate (searcher/study/anchor.py) and, when its references come first, with the
+space's reference points (each reference network at every S: the paper's "divide or not"
+comparison). By default they come last: `searcher run` trains them in the run's last slots
+(searcher/run/loop.py), because the front is what a run is for and the references, the widest
+networks of the space, are rarely on it (search-efficiency replays: docs/benchmarks).
 """
 
 from __future__ import annotations
@@ -17,6 +20,9 @@ from searcher.study.anchor import anchors
 from searcher.study.sampler import SamplerKind, make_sampler
 from searcher.study.storage import StorageError
 from space.errors import ConfigError
+
+# When a run trains the space's references: before any proposal, or in the run's last slots.
+ReferenceOrder = Literal["first", "last"]
 
 if TYPE_CHECKING:  # a type only: reading a study (frontier, ui) must not load torch
     from space.search_space import SearchSpace
@@ -37,9 +43,11 @@ def open_study(
     objective: Objective,
     seed: int | None = None,
     sampler: SamplerKind = "front",
+    references: ReferenceOrder = "last",
 ) -> optuna.Study:
     """The study, created or resumed. The front sampler needs costs known before training, so a
-    latency objective (measured after) searches with TPE."""
+    latency objective (measured after) searches with TPE. A new study is seeded with its
+    references (`first` only) and its anchor."""
     kind: SamplerKind = sampler if objective == "gflops" else "tpe"
     study = optuna.create_study(
         storage=storage,
@@ -66,7 +74,8 @@ def open_study(
                 "use another --study name to search this one"
             )
     if not stored.get(attrs.SEEDED):
-        for seeded in [*space.reference_candidates(), *anchors(space)]:
+        first = space.reference_candidates() if references == "first" else []
+        for seeded in [*first, *anchors(space)]:
             study.enqueue_trial(space.trial_params(seeded), skip_if_exists=True)
         study.set_user_attr(attrs.SEEDED, True)
     return study

@@ -1,8 +1,10 @@
-"""The anchor: a new study is seeded with the space's cheapest candidate after its references."""
+"""The anchor: a new study is seeded with the space's cheapest candidate (after its references
+when they come first)."""
 
 from __future__ import annotations
 
 import optuna
+import pytest
 
 from searcher.study.anchor import anchors
 from searcher.study.open import open_study
@@ -18,15 +20,19 @@ def test_the_anchor_is_the_cheapest_candidate_and_no_candidate_dominates_it() ->
     assert anchor not in space.reference_candidates()
 
 
-def test_a_new_study_is_seeded_with_references_then_the_anchor_once() -> None:
+@pytest.mark.parametrize("references", ["first", "last"])
+def test_a_new_study_is_seeded_with_its_references_if_first_then_the_anchor_once(
+    references: str,
+) -> None:
     space = load_space("digits")
     storage = optuna.storages.InMemoryStorage()
-    study = open_study(storage, "s", space, "digits", "gflops", seed=0)
+    study = open_study(storage, "s", space, "digits", "gflops", seed=0, references=references)  # type: ignore[arg-type]
     waiting = [
         t.system_attrs["fixed_params"]
         for t in study.get_trials(states=(optuna.trial.TrialState.WAITING,))
     ]
-    seeded = [*space.reference_candidates(), *anchors(space)]
+    first = space.reference_candidates() if references == "first" else []
+    seeded = [*first, *anchors(space)]
     assert waiting == [space.trial_params(c) for c in seeded]
-    open_study(storage, "s", space, "digits", "gflops", seed=0)
+    open_study(storage, "s", space, "digits", "gflops", seed=0, references=references)  # type: ignore[arg-type]
     assert len(study.get_trials()) == len(seeded)  # seeded once, not again on resume

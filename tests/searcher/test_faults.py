@@ -189,7 +189,7 @@ def test_a_worker_stops_with_one_line_past_the_outage_limit(tmp_path: Path, caps
 def test_a_queued_trial_just_taken_counts_as_running(tmp_path: Path) -> None:
     """A worker that took a reference from the queue, before it wrote the candidate: another
     worker must not enqueue that reference again as if it were lost."""
-    prepared = prepare(tiny_config(tmp_path))
+    prepared = prepare(tiny_config(tmp_path, references="first"))
     study, space = prepared.study, prepared.space
     study.ask()  # the first reference, taken from the queue; nothing written yet
     references = space.reference_candidates()

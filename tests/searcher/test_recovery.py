@@ -62,7 +62,7 @@ def test_a_reference_killed_twice_is_trained_and_the_target_waits_for_it(
 ) -> None:
     """Optuna's retry callback retried a killed trial once; a reference killed twice was lost and
     the study stopped at its target without it."""
-    config = tiny_config(tmp_path, n_trials=1)
+    config = tiny_config(tmp_path, n_trials=1, references="first")
     prepared = prepare(config)
     study = prepared.study
     first = lose_next_trial(prepared, "killed")  # the S=1 reference
@@ -76,7 +76,7 @@ def test_a_reference_killed_twice_is_trained_and_the_target_waits_for_it(
     assert study.trials[again].user_attrs[attrs.RETRY_OF] == first
     assert main(["run", "--space", write_space(tmp_path), "--storage", config.storage,
                  "--study", "tiny", "--runs-dir", str(tmp_path / "runs"),
-                 "--no-pruning", "--n-trials", "1"]) == 0  # fmt: skip
+                 "--no-pruning", "--n-trials", "1", "--references", "first"]) == 0  # fmt: skip
     records = read_records(optuna.load_study(study_name="tiny", storage=config.storage))
     trained = [r for r in records if r.status == "trained"]
     refs = {c.id for c in prepared.space.reference_candidates()}
@@ -94,7 +94,7 @@ def write_space(tmp_path: Path) -> str:
 
 @pytest.mark.slow
 def test_errors_count_toward_a_limit_but_kills_do_not(tmp_path: Path, without_anchor: None) -> None:
-    prepared = prepare(tiny_config(tmp_path))
+    prepared = prepare(tiny_config(tmp_path, references="first"))
     study, refs = prepared.study, prepared.space.reference_candidates()
     for _ in range(3):
         lose_next_trial(prepared, "error")  # S=1 ref, S=2 ref, then the requeued S=1 ref
@@ -171,7 +171,7 @@ def test_frontier_all_lists_every_trial_with_its_status(
 
 
 def test_a_requeued_trial_taken_by_a_worker_is_not_queued_again(tmp_path: Path) -> None:
-    prepared = prepare(tiny_config(tmp_path))
+    prepared = prepare(tiny_config(tmp_path, references="first"))
     study, refs = prepared.study, prepared.space.reference_candidates()
     assert requeue_lost(study, refs) == []  # a new study's references are queued already
     lose_next_trial(prepared, "killed")

@@ -43,8 +43,10 @@ def test_tiny_search_stores_the_documented_attributes(tiny_study: TrainedStudy) 
     records = read_records(shared(tiny_study))
     trained = [r for r in records if r.status == "trained"]
     assert len(trained) == 3
-    # The space's reference points come first: the paper's S comparison.
-    assert [(r.candidate["width"], r.candidate["networks"]) for r in trained[:2]] == [
+    # The anchor (the cheapest candidate) first; the space's reference points, the paper's S
+    # comparison, in the run's last slots (`--references last`, the default).
+    assert [(r.candidate["width"], r.candidate["networks"]) for r in trained] == [
+        (2, 2),
         (4, 1),
         (4, 2),
     ]
@@ -151,7 +153,8 @@ def test_ctrl_c_marks_the_trial_failed_and_a_rerun_trains_the_reference_first(
     space = Path(run_args[2])  # 8 epochs: still training when its first epoch is reported
     space.write_text(space.read_text().replace("epochs: 1,", "epochs: 8,"))
     env = os.environ | {"PYTHONUNBUFFERED": "1"}
-    command = [sys.executable, "-m", "searcher.cli.main", *run_args, "--n-trials", "2"]
+    first = ["--references", "first"]  # the run's first trial is a reference
+    command = [sys.executable, "-m", "searcher.cli.main", *run_args, "--n-trials", "2", *first]
     proc = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
     )
@@ -173,7 +176,7 @@ def test_ctrl_c_marks_the_trial_failed_and_a_rerun_trains_the_reference_first(
     assert interrupted.user_attrs[attrs.ERROR] == "interrupted"
     assert interrupted.user_attrs[attrs.REFERENCE] is True
 
-    assert main([*run_args, "--n-trials", "1"]) == 0  # a target the references alone exceed
+    assert main([*run_args, "--n-trials", "1", *first]) == 0  # the references alone exceed it
     records = read_records(load(tmp_path))
     trained = [r for r in records if r.status == "trained"]
     assert [r.status for r in records if r.status in ("failed", "trained")] == [

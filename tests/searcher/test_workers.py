@@ -103,8 +103,9 @@ def test_workers_killed_again_and_again_on_postgres_lose_no_reference(
     url, name = postgres_study
     space = parse_space(POOL_SPACE, "pool", "test space")
     config = SearchConfig(
-        space=space, storage=url, study=name, runs_dir=tmp_path / "runs", heartbeat_s=1
-    )
+        space=space, storage=url, study=name, runs_dir=tmp_path / "runs", heartbeat_s=1,
+        references="first",
+    )  # fmt: skip
     prepared = prepare(config)
     prepared.study.set_user_attr(attrs.TARGET, 4)
     args = ["worker", "--storage", url, "--study", name, "--runs-dir", str(tmp_path / "runs"),
