@@ -232,3 +232,30 @@ def test_sub_millisecond_jitter_under_the_absolute_floor_counts_as_agreement() -
         row = measured_row("concurrent", 1, measure, policy)
         assert row.stable is stable and row.spread > policy.max_spread
         assert row.runs == (policy.min_runs if stable else 20)
+
+
+class CountingSleeper(Sleeper):
+    def __init__(self, ms: float, clock: FakeClock) -> None:
+        super().__init__(ms, clock)
+        self.calls = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        return super().forward(x)
+
+
+def test_an_undivided_candidate_times_its_one_network_once_for_every_row() -> None:
+    """S=1: sequential, concurrent, undivided and slowest member are one call; it is timed once
+    per layout and batch and every row reads that timing (the warm-up and 5 runs, settled)."""
+    clock = FakeClock()
+    member = CountingSleeper(3, clock)
+    candidate = Candidate("resnet", 8, 2, networks=1, image_size=8, in_channels=1)
+    table = measure_latency(
+        candidate, batches=(1, 4), warmup=1, repeats=5, members=[member], clock=clock,
+        layouts=("contiguous",),
+    )  # fmt: skip
+    modes = ["sequential", "concurrent", "fused", "undivided", "slowest_member"]
+    assert [(r.mode, r.batch) for r in table.rows] == [(m, b) for b in (1, 4) for m in modes]
+    assert member.calls - 2 == 2 * (1 + 5)  # fusing it calls it twice; then each batch timed once
+    same = [r for r in table.rows if r.mode != "fused"]  # fused is another module, timed apart
+    assert all(r.median_ms == pytest.approx(3) and r.runs == 5 for r in same)
