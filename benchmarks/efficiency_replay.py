@@ -26,7 +26,7 @@ from searcher.run.asha import AshaStopper
 from searcher.run.calibrated import CalibratedStopper, Calibration
 from searcher.run.claim import PRUNED_RETRIES
 from searcher.run.pruning import CostBucketMedianStopper
-from searcher.run.racing import CAP, CONFIRM_SHARE, RACE_AFTER, next_seeds
+from searcher.run.racing import CAP, CONFIRM_SHARE, RACE_AFTER, next_seeds, settleable
 from searcher.study import attrs
 from searcher.study.anchor import anchors
 from searcher.study.contest import PRIOR_SPREAD, Point, mean_front, seed_spread
@@ -148,8 +148,8 @@ class Replay:
     def closed(self) -> Sample:
         """The front the search reports if it stops now: its references trained last (if
         `last` names them and they are untrained), then, as `searcher run`'s closing pass
-        (race_step.Racer.step(closing=True)), each contested mean-front point still on one
-        seed gets a second, past the share; the main replay goes on unchanged."""
+        (race_step.Racer.step(closing=True)), each contested mean-front point gets one more
+        seed, up to the cap, past the share; the main replay goes on unchanged."""
         finals = {cid: list(runs) for cid, runs in self.finals.items()}
         rng, epochs = random.Random(), self.epochs
         rng.setstate(self.rng.getstate())
@@ -159,14 +159,17 @@ class Replay:
                 seed = rng.randrange(len(entry.curves))
                 finals[cid] = [(seed, entry.curves[seed][-1])]
                 epochs += len(entry.curves[seed])
-        cap = min(2, self.settings.confirm_cap)
+        given: set[int] = set()  # one closing run per point
         while self.settings.confirm_share > 0:
             points = self.points(finals)
-            front = {p.key for p in mean_front(points)}
+            front = {p.key for p in mean_front(points)} - given
             spread = seed_spread(points, self.settings.confirm_prior)
-            chosen = [k for k in next_seeds(points, spread, cap) if k in front]
+            cap = self.settings.confirm_cap
+            chosen = [k for k in next_seeds(points, spread, cap)
+                      if k in front and settleable(points, spread, k, cap)]  # fmt: skip
             if not chosen:
                 break
+            given.add(chosen[0])
             entry = self.by_key[chosen[0]]
             seed = unused_seed(entry, finals[entry.cid], rng)
             if seed is None:

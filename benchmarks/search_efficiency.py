@@ -103,9 +103,9 @@ def summarise(
             f"{fmt(percentile(reach[strategy], 0.75))})",
             "never" if math.isinf(median) else f"{median / baseline:.3f}",
             f"{percentile(hv, 0.05):.3f} / {percentile(hv, 0.5):.3f}",
-            f"{100 * statistics.fmean(s.on_front for s in end):.0f}%",
+            f"{100 * statistics.fmean(s.on_front for s in end):.1f}%",
             f"{100 * statistics.fmean(s.overstatement for s in end):+.2f}",
-            f"{100 * statistics.fmean(s.on_front for s in complete):.0f}% / "
+            f"{100 * statistics.fmean(s.on_front for s in complete):.1f}% / "
             f"{100 * statistics.fmean(s.overstatement for s in complete):+.2f}",
         ])  # fmt: skip
     return rows

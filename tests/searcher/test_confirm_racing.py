@@ -234,3 +234,45 @@ def test_the_closing_pass_confirms_a_contested_front_point_the_last_slot_trained
     assert trained_trials(study) + confirmation_runs(study.user_attrs) - closing == 5
     view = front_view(read_records(study))
     assert all(view.seeds(r) >= 2 for r in view.front if view.ties.get(r.number))
+
+
+def test_the_closing_pass_gives_each_contested_front_point_one_more_seed_up_to_the_cap(
+    tmp_path: Path, run_args: list[str], racing: list[tuple[str, int]],
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """After the slots, one round over the contested front: a point racing left on two seeds
+    gets its third (the cap), a point on one seed its second, and no point a second run in the
+    same pass. Every pair here is within a seed spread (a tie at the cap): the test lets the
+    pass treat them as settleable, so only the round and the cap bound it."""
+    monkeypatch.setattr(race_step, "settleable", lambda *args: True)
+    assert main([*run_args, "--n-trials", "6", "--confirm-share", "0.34"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    last_trial = max(i for i, line in enumerate(lines) if re.search(r"^\[trial \d+\]", line))
+    closing = [
+        m
+        for line in lines[last_trial:]
+        if (m := re.search(r"\[confirm trial (\d+)\].*run (\d) ", line))
+    ]
+    numbers = [m.group(1) for m in closing]
+    assert len(numbers) == closing_runs("\n".join(lines)) > 0
+    assert len(set(numbers)) == len(numbers)  # one run per point in the pass
+    assert "3" in {m.group(2) for m in closing}  # a two-seed point got its third
+    study = load(tmp_path)
+    assert max(len(seeds) for seeds in confirmations(study.user_attrs).values()) <= 3
+
+
+def test_the_closing_pass_gives_no_third_seed_to_a_tie_the_cap_cannot_settle(
+    tmp_path: Path, run_args: list[str], racing: list[tuple[str, int]],
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """The same run without the lift: its pairs stay ties at three seeds, so the closing pass
+    gives second seeds only."""
+    assert main([*run_args, "--n-trials", "6", "--confirm-share", "0.34"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    last_trial = max(i for i, line in enumerate(lines) if re.search(r"^\[trial \d+\]", line))
+    runs = {
+        m.group(1)
+        for line in lines[last_trial:]
+        if (m := re.search(r"\[confirm trial \d+\].*run (\d) ", line))
+    }
+    assert closing_runs("\n".join(lines)) > 0 and runs == {"2"}

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from searcher.run.racing import next_seeds
+from searcher.run.racing import next_seeds, settleable
 from searcher.study.contest import (
     Point,
     accuracy_spread,
@@ -109,6 +109,20 @@ def test_a_tie_stays_a_tie() -> None:
     assert next_seeds([a, b], SPREAD, cap=3) == []
     assert ties([a, b], SPREAD, cap=3) == {frozenset({0, 1})}
     assert ties([a, b], SPREAD, cap=4) == set()  # below the cap it is still being raced
+
+
+def test_a_third_seed_only_where_it_can_settle_the_pair() -> None:
+    """Two seeds each, unresolved: a gap the cap would resolve if the means held earns a third
+    seed; a gap that would stay inside the margin at the cap is a tie already (the closing
+    pass spends nothing on it); a point on one seed always gets its second."""
+    settles = [point(0, 1, 0.95, 0.95), point(1, 2, 0.962, 0.962)]
+    stays = [point(0, 1, 0.95, 0.95), point(1, 2, 0.958, 0.958)]
+    for points in (settles, stays):
+        assert unresolved_pairs(points, SPREAD) == [(0, 1)]  # both contested at two seeds
+    assert settleable(settles, SPREAD, 1, cap=3) and settleable(settles, SPREAD, 0, cap=3)
+    assert not settleable(stays, SPREAD, 1, cap=3) and not settleable(stays, SPREAD, 0, cap=3)
+    assert settleable(stays, SPREAD, 1, cap=8)  # a much higher cap could still settle it
+    assert settleable([point(0, 1, 0.95, 0.95), point(1, 2, 0.958)], SPREAD, 1, cap=3)
 
 
 def test_a_resolved_pair_is_no_tie() -> None:
