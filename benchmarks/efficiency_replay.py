@@ -31,7 +31,7 @@ from searcher.study import attrs
 from searcher.study.anchor import anchors
 from searcher.study.contest import PRIOR_SPREAD, Point, mean_front, seed_spread
 from searcher.study.front_sampler import FrontSampler
-from searcher.study.open import DIRECTIONS
+from searcher.study.open import DIRECTIONS, ReferenceOrder
 from searcher.study.records import TrialRecord
 from searcher.study.sampler import make_sampler
 from searcher.study.seeds import confirmation_key, confirmations
@@ -77,7 +77,7 @@ class Settings:
     confirm_cap: int = CAP  # seeds per point
     confirm_prior: float = PRIOR_SPREAD  # seed spread before two seeds of one point exist
     stopper: dict[str, Any] = field(default_factory=dict)  # CalibratedStopper's keywords
-    references: Literal["first", "last"] = "last"  # when divco and TPE train the space's
+    references: ReferenceOrder = "last"  # when divco and TPE train the space's
     # references (`searcher run --references`); random search never trains them apart
 
 
@@ -160,13 +160,14 @@ class Replay:
                 finals[cid] = [(seed, entry.curves[seed][-1])]
                 epochs += len(entry.curves[seed])
         given: set[int] = set()  # one closing run per point
+        cap = self.settings.confirm_cap
         while self.settings.confirm_share > 0:
             points = self.points(finals)
-            front = {p.key for p in mean_front(points)} - given
             spread = seed_spread(points, self.settings.confirm_prior)
-            cap = self.settings.confirm_cap
-            chosen = [k for k in next_seeds(points, spread, cap)
-                      if k in front and settleable(points, spread, k, cap)]  # fmt: skip
+            closable = ({p.key for p in mean_front(points)} - given) & settleable(
+                points, spread, cap
+            )
+            chosen = [k for k in next_seeds(points, spread, cap) if k in closable]
             if not chosen:
                 break
             given.add(chosen[0])

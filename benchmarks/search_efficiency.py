@@ -31,6 +31,7 @@ import os
 import statistics
 import time
 from pathlib import Path
+from typing import get_args
 
 import optuna
 from efficiency_chart import draw_curves
@@ -48,6 +49,7 @@ from efficiency_table import build_table, table_space
 from tabulate import tabulate
 
 from searcher.run import calibrated, racing
+from searcher.study.open import ReferenceOrder
 from space.errors import DivcoError
 
 LEVEL = 0.99
@@ -144,7 +146,7 @@ def parse_args() -> argparse.Namespace:
                         help="the calibrated rule's seed spread at a rung before one is measured")  # fmt: skip
     parser.add_argument("--budget-fraction", type=float, default=0.5,
                         help="the fixed budget, as a fraction of training every candidate once")  # fmt: skip
-    parser.add_argument("--references", choices=("first", "last"), default="last",
+    parser.add_argument("--references", choices=get_args(ReferenceOrder), default="last",
                         help="when divco and TPE train the space's references")  # fmt: skip
     parser.add_argument("--device", default="auto", help="for the table: cpu, cuda, auto")
     parser.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) // 2))

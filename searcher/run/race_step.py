@@ -107,10 +107,13 @@ class Racer:
         study_attrs = self.study.user_attrs
         busy = live_claims(study_attrs, self.claims.clock())
         books = ledger(records, study_attrs, self.claims.clock())
-        front = {p.key for p in mean_front(points)} - self.closed
         cap = self.config.confirm_seeds
+        if closing:  # one seed per contested front point that it can still settle
+            closable = ({p.key for p in mean_front(points)} - self.closed) & settleable(
+                points, spread, cap
+            )
         for number in next_seeds(points, spread, cap):
-            if closing and (number not in front or not settleable(points, spread, number, cap)):
+            if closing and number not in closable:
                 continue
             record = by_number[number]
             fits = closing or books.allows(run_epochs(record), self.config.confirm_share)

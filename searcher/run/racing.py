@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from searcher.study.contest import Point, Z, closeness, mean_front, standard_error, unresolved_pairs
+from searcher.study.contest import Point, closeness, margin, mean_front, unresolved_pairs
 
 CAP = 3  # seeds per point, the trial's own run included (SMAC3's max_config_calls)
 # The most of a study's training epochs that confirmation runs may take (`--confirm-share`):
@@ -77,19 +77,13 @@ def contested_score(points: Sequence[Point], spread: float) -> dict[int, float]:
     return score
 
 
-def settleable(points: Sequence[Point], spread: float, key: int, cap: int = CAP) -> bool:
-    """Whether one more seed of `key` can still settle its place: it is on one seed, or one of
-    its unresolved pairs would be resolved with both points at the cap if their means held.
-    A pair closer than that is a tie at the cap whatever the next seed says."""
+def settleable(points: Sequence[Point], spread: float, cap: int = CAP) -> set[int]:
+    """The points one more seed can still settle: those on one seed, and those in an unresolved
+    pair that would be resolved with both points at the cap if their means held. A pair closer
+    than that is a tie at the cap whatever the next seed says."""
     by_key = {p.key: p for p in points}
-    if by_key[key].n < 2:
-        return True
+    keys = {p.key for p in points if p.n < 2}
     for a, b in unresolved_pairs(points, spread):
-        if key in (a, b):
-            x, y = by_key[a], by_key[b]
-            at_cap = Z * math.hypot(
-                standard_error(spread, x.mean, cap), standard_error(spread, y.mean, cap)
-            )
-            if abs(x.mean - y.mean) >= at_cap:
-                return True
-    return False
+        if abs(by_key[a].mean - by_key[b].mean) >= margin(by_key[a], by_key[b], spread, seeds=cap):
+            keys |= {a, b}
+    return keys

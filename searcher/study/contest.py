@@ -96,9 +96,11 @@ def mean_front(points: Sequence[Point]) -> list[Point]:
     return front
 
 
-def margin(a: Point, b: Point, spread: float, z: float = Z) -> float:
-    """The gap in mean accuracy a pair must exceed to count as resolved."""
-    return z * math.hypot(standard_error(spread, a.mean, a.n), standard_error(spread, b.mean, b.n))
+def margin(a: Point, b: Point, spread: float, z: float = Z, seeds: int | None = None) -> float:
+    """The gap in mean accuracy a pair must exceed to count as resolved (with `seeds` each
+    instead of the seeds they have: what the pair would need at that many)."""
+    n_a, n_b = (seeds, seeds) if seeds else (a.n, b.n)
+    return z * math.hypot(standard_error(spread, a.mean, n_a), standard_error(spread, b.mean, n_b))
 
 
 def closeness(a: Point, b: Point, spread: float, z: float = Z) -> float:

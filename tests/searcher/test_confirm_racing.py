@@ -244,7 +244,7 @@ def test_the_closing_pass_gives_each_contested_front_point_one_more_seed_up_to_t
     gets its third (the cap), a point on one seed its second, and no point a second run in the
     same pass. Every pair here is within a seed spread (a tie at the cap): the test lets the
     pass treat them as settleable, so only the round and the cap bound it."""
-    monkeypatch.setattr(race_step, "settleable", lambda *args: True)
+    monkeypatch.setattr(race_step, "settleable", lambda points, *args: {p.key for p in points})
     assert main([*run_args, "--n-trials", "6", "--confirm-share", "0.34"]) == 0
     lines = capsys.readouterr().out.splitlines()
     last_trial = max(i for i, line in enumerate(lines) if re.search(r"^\[trial \d+\]", line))

@@ -119,10 +119,10 @@ def test_a_third_seed_only_where_it_can_settle_the_pair() -> None:
     stays = [point(0, 1, 0.95, 0.95), point(1, 2, 0.958, 0.958)]
     for points in (settles, stays):
         assert unresolved_pairs(points, SPREAD) == [(0, 1)]  # both contested at two seeds
-    assert settleable(settles, SPREAD, 1, cap=3) and settleable(settles, SPREAD, 0, cap=3)
-    assert not settleable(stays, SPREAD, 1, cap=3) and not settleable(stays, SPREAD, 0, cap=3)
-    assert settleable(stays, SPREAD, 1, cap=8)  # a much higher cap could still settle it
-    assert settleable([point(0, 1, 0.95, 0.95), point(1, 2, 0.958)], SPREAD, 1, cap=3)
+    assert 1 in settleable(settles, SPREAD, cap=3) and 0 in settleable(settles, SPREAD, cap=3)
+    assert 1 not in settleable(stays, SPREAD, cap=3) and 0 not in settleable(stays, SPREAD, cap=3)
+    assert 1 in settleable(stays, SPREAD, cap=8)  # a much higher cap could still settle it
+    assert 1 in settleable([point(0, 1, 0.95, 0.95), point(1, 2, 0.958)], SPREAD, cap=3)
 
 
 def test_a_resolved_pair_is_no_tie() -> None:
